@@ -1,0 +1,79 @@
+"""Datasets: one way in, :func:`load`.
+
+* ``"glyphs"`` (the default) — procedurally generated handwritten glyphs, made on this
+  machine, never downloaded; about as hard as Omniglot for few-shot learning.
+* ``"omniglot"`` — real Omniglot, from zips or folders the user has (or torchvision's
+  download on a connected machine).
+* ``"sinusoid"`` — MAML's sine-regression task family.
+
+Set ``CS182META_DATASET=omniglot`` to run a notebook on real Omniglot without editing it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cs182meta.data.base import ClassDataset
+
+DATASET_ENV = "CS182META_DATASET"
+DATASETS = ("glyphs", "omniglot", "sinusoid")
+
+__all__ = ["ClassDataset", "DATASETS", "available_offline", "dataset_name", "load"]
+
+
+def dataset_name(name: str | None = None) -> str:
+    """``name`` if given, else ``$CS182META_DATASET``, else ``"glyphs"``; validated."""
+    chosen = (name or os.environ.get(DATASET_ENV, "") or "glyphs").strip().lower()
+    if chosen not in DATASETS:
+        source = "name" if name else DATASET_ENV
+        raise ValueError(f"unknown dataset {chosen!r} (from {source}); choose one of {DATASETS}")
+    return chosen
+
+
+def load(name: str | None = None, split: str = "background", **kwargs):
+    """Load a dataset split.
+
+    Args:
+        name: ``"glyphs"``, ``"omniglot"`` or ``"sinusoid"``; ``None`` reads
+            ``$CS182META_DATASET`` and falls back to ``"glyphs"``.
+        split: for the image datasets ``"background"`` (meta-training alphabets),
+            ``"evaluation"`` (held-out alphabets) or ``"all"``; Omniglot also has the
+            seeded character split ``"train"``, ``"val"``, ``"test"``. Ignored for the
+            sinusoid family.
+        **kwargs: passed to :func:`cs182meta.data.glyphs.load_glyphs`,
+            :func:`cs182meta.data.omniglot.load_omniglot` or
+            :class:`cs182meta.data.sinusoid.SinusoidTasks`.
+
+    Returns:
+        a :class:`ClassDataset` for the image datasets, a ``SinusoidTasks`` for sinusoids.
+    """
+    chosen = dataset_name(name)
+    if chosen == "glyphs":
+        from cs182meta.data.glyphs import load_glyphs
+
+        return load_glyphs(split=split, **kwargs)
+    if chosen == "omniglot":
+        from cs182meta.data.omniglot import load_omniglot
+
+        return load_omniglot(split=split, **kwargs)
+    from cs182meta.data.sinusoid import SinusoidTasks
+
+    return SinusoidTasks(**kwargs)
+
+
+def available_offline() -> dict[str, str]:
+    """What each dataset needs to load here, without loading it."""
+    from cs182meta.data.cache import cache_dir
+    from cs182meta.data.omniglot import find_omniglot
+
+    found = find_omniglot()
+    omniglot = (
+        "found: " + ", ".join(str(p) for p in found)
+        if found
+        else "not found (see `load_omniglot` for where it looks; download=True online)"
+    )
+    return {
+        "glyphs": f"yes (generated on first use, cached in {cache_dir()})",
+        "omniglot": omniglot,
+        "sinusoid": "yes (sampled on the fly)",
+    }

@@ -1,0 +1,32 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+
+from cs182meta.episodes import EpisodeSampler  # noqa: E402
+from cs182meta.plotting import plot_learning_curves, show_episode  # noqa: E402
+
+
+def test_show_episode_draws_support_and_query(tiny_images, tmp_path):
+    ep = EpisodeSampler(tiny_images, 5, 2, 4)[0]
+    fig = show_episode(ep, max_queries=3, class_names=[f"cls{i}" for i in range(12)])
+    support_ax, query_ax = fig.axes
+    assert "2-shot" in support_ax.get_title() and "3 of 4" in query_ax.get_title()
+    assert support_ax.images[0].get_array().shape == (5 * 30, 2 * 30)
+    assert query_ax.images[0].get_array().shape == (5 * 30, 3 * 30)
+    labels = [t.get_text() for t in support_ax.get_yticklabels()]
+    assert labels[0].startswith("y=0: cls")
+    fig.savefig(tmp_path / "ep.png")
+
+
+def test_show_episode_refuses_a_batch(tiny_images):
+    batch = next(iter(EpisodeSampler(tiny_images, 3, 1, 1, num_episodes=2).loader(batch_size=2)))
+    with pytest.raises(ValueError, match="one episode"):
+        show_episode(batch)
+
+
+def test_learning_curves_plot_each_series():
+    ax = plot_learning_curves({"a": [0.2, 0.5, 0.7], "b": ([0, 10], [0.3, 0.4])}, chance=0.2)
+    assert len(ax.lines) == 3
+    assert list(ax.lines[1].get_xdata()) == [0, 10]
