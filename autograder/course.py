@@ -1,0 +1,121 @@
+"""A course folder for nbgrader, built from this repository's source notebooks.
+
+Layout under ``root`` (default ``build/course``; git ignores ``build/``)::
+
+    nbgrader_config.py                      copied from autograder/nbgrader_config.py
+    source/<assignment>/<assignment>.ipynb  staged from notebooks/<assignment>.ipynb
+    release/<assignment>/...                the student version
+    submitted/<student>/<assignment>/...    collected submissions (+ timestamp.txt)
+    autograded/  feedback/  gradebook.db    nbgrader's outputs
+    archive/                                submissions replaced by newer ones
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from autograder import sources
+from autograder.leaks import find_leaks
+
+DEFAULT_ROOT = sources.REPO / "build" / "course"
+CONFIG = Path(__file__).with_name("nbgrader_config.py")
+
+
+class GradingError(RuntimeError):
+    """A pipeline step failed; the message says which and why."""
+
+
+class Course:
+    def __init__(self, root: Path | str = DEFAULT_ROOT):
+        self.root = Path(root).resolve()
+
+    # ------------------------------------------------------------------ nbgrader
+    def nbgrader(self, *args: str, check: bool = True, env: dict | None = None):
+        """Run ``nbgrader ARGS`` in the course folder; raise GradingError on failure."""
+        bin_dir = os.path.dirname(sys.executable)  # nbgrader runs `alembic` from PATH
+        full_env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+        full_env.pop("CS182META_PROFILE", None)  # under nbgrader the profile is `grading`
+        full_env.update(env or {})
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=self.root, env=full_env, capture_output=True, text=True, check=False,
+        )
+        if check and done.returncode != 0:
+            raise GradingError(
+                f"`nbgrader {' '.join(args)}` failed (exit {done.returncode}):\n"
+                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
+        return done
+
+    # ------------------------------------------------------------------ folders
+    def path(self, step: str, *parts: str) -> Path:
+        return self.root.joinpath(step, *parts)
+
+    def prepare(self, assignments: list[str]) -> None:
+        """Create the folder, its config, and stage the source notebooks."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(CONFIG, self.root / "nbgrader_config.py")
+        for name in assignments:
+            notebook = sources.NOTEBOOKS / f"{name}.ipynb"
+            if not notebook.exists():
+                raise GradingError(f"{notebook} is missing; run `python -m autograder build`")
+            target = self.path("source", name, f"{name}.ipynb")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists() or not filecmp.cmp(notebook, target, shallow=False):
+                shutil.copyfile(notebook, target)
+
+    # ------------------------------------------------------------------ steps
+    def release(self, assignments: list[str]) -> list[Path]:
+        """Generate the student version of each assignment, check it for leaks, and check
+        that every test fails on the blank release (``nbgrader validate --invert``)."""
+        self.prepare(assignments)
+        released = []
+        for name in assignments:
+            self.nbgrader("generate_assignment", name, "--force", "--create")
+            release = self.path("release", name, f"{name}.ipynb")
+            source = self.path("source", name, f"{name}.ipynb")
+            leaks = find_leaks(nbformat.read(source, 4), nbformat.read(release, 4))
+            if leaks:
+                shutil.rmtree(self.path("release", name))
+                raise GradingError(
+                    f"release of {name} leaks (release removed):\n  " + "\n  ".join(leaks)
+                )
+            self.check_blank_fails(release)
+            released.append(release)
+        return released
+
+    def check_blank_fails(self, release: Path) -> None:
+        done = self.nbgrader("validate", "--invert", str(release), check=False)
+        if "Success! The notebook does not pass any tests." not in done.stdout:
+            raise GradingError(
+                f"`nbgrader validate --invert {release.name}`: some tests pass on the blank "
+                f"release, so they cannot tell a blank answer from a right one:\n"
+                f"{done.stdout[-3000:]}{done.stderr[-2000:]}"
+            )
+
+    def autograde(self, assignment: str, student: str | None = None, force: bool = False):
+        """Autograde the submissions of ``assignment`` not graded yet (``force``: regrade),
+        or only ``student``'s."""
+        args = ["autograde", assignment, "--create"]
+        if force:
+            args.append("--force")
+        if student:
+            args.append(f"--student={student}")
+        return self.nbgrader(*args)
+
+    def feedback(self, assignment: str) -> Path:
+        self.nbgrader("generate_feedback", assignment, "--force")
+        return self.path("feedback")
+
+    def export(self, csv_path: Path | str) -> Path:
+        csv_path = Path(csv_path).resolve()
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+        self.nbgrader("export", "--to", str(csv_path))
+        return csv_path

@@ -1,0 +1,79 @@
+"""Sample submissions made from the source notebooks at test time.
+
+For an assignment: ``perfect`` (every solution filled in), ``blank`` (the release as is),
+``noisy`` (perfect, but the student's functions also write progress bars, warnings and
+text to stderr while the tests call them) and one ``bug-<n>`` per planted bug.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import nbformat
+
+from autograder.authoring import PlantedBug
+
+_SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION\n?", re.M | re.S)
+
+STDERR_NOISE = """\
+import sys as _sys
+import warnings as _warnings
+from tqdm import tqdm as _tqdm
+for _ in _tqdm(range(3), desc="student progress bar"):
+    pass
+_warnings.warn("a warning from the student's code")
+print("student debug output on stderr", file=_sys.stderr)
+"""
+
+
+def _answer(source_cell_text: str, noise: str = "") -> str:
+    """The source cell as a student would submit it: markers gone, answer kept."""
+
+    def fill(match: re.Match) -> str:
+        indent, body = match.group(1), match.group(2)
+        extra = "".join(indent + line + "\n" for line in noise.splitlines())
+        return extra + body
+
+    return _SOLUTION.sub(fill, source_cell_text if source_cell_text.endswith("\n")
+                         else source_cell_text + "\n").rstrip("\n")
+
+
+def _plant(text: str, bug: PlantedBug) -> str:
+    count = text.count(bug.find)
+    if count != 1:
+        raise ValueError(
+            f"planted bug for {bug.cell!r}: {bug.find!r} occurs {count} times in the solution "
+            "cell (must be exactly once) — update the bug after editing the solution"
+        )
+    return text.replace(bug.find, bug.replace)
+
+
+def filled(release_nb, source_nb, bug: PlantedBug | None = None, noise: str = ""):
+    """The release notebook with each solution cell answered from the source."""
+    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in source_nb.cells
+             if c.metadata.get("nbgrader", {}).get("solution")}
+    nb = copy.deepcopy(release_nb)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("solution"):
+            continue
+        text = by_id[meta["grade_id"]].source
+        if bug is not None and bug.cell == meta["grade_id"]:
+            text = _plant(text, bug)
+        cell.source = _answer(text, noise if cell.cell_type == "code" else "")
+    return nb
+
+
+def sample_submissions(release_nb, source_nb, bugs: list[PlantedBug]) -> dict:
+    """``{student id: notebook}`` for the samples described in the module docstring."""
+    samples = {
+        "perfect": filled(release_nb, source_nb),
+        "blank": copy.deepcopy(release_nb),
+        "noisy": filled(release_nb, source_nb, noise=STDERR_NOISE),
+    }
+    for number, bug in enumerate(bugs, start=1):
+        samples[f"bug-{number}"] = filled(release_nb, source_nb, bug=bug)
+    for nb in samples.values():
+        nbformat.validate(nb)
+    return samples
