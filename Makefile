@@ -6,7 +6,7 @@ PYBIN := $(shell $(PYTHON) -c 'import os, sys; print(os.path.dirname(sys.executa
 export PATH := $(PYBIN):$(PATH)
 export MPLBACKEND ?= Agg
 
-.PHONY: deps test demo benchmarks lint clean
+.PHONY: deps test demo notebooks release autograde feedback export benchmarks lint clean
 
 deps:
 	@$(PYTHON) tools/ensure_deps.py
@@ -14,15 +14,35 @@ deps:
 test: deps
 	$(PYTHON) -m pytest
 
+# The main job: release every notebook, autograde sample submissions (perfect, blank,
+# noisy, one per planted bug), print the score table, write feedback and grades.
 demo: deps
 	$(PYTHON) -m cs182meta info
+	$(PYTHON) -m autograder demo
 	$(PYTHON) -m cs182meta episode --out build/demo/episode.png
+
+notebooks: deps
+	$(PYTHON) -m autograder build
+
+release: deps
+	$(PYTHON) -m autograder release
+
+# make autograde SUBMISSIONS=path/to/folder-or.zip
+autograde: deps
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make autograde SUBMISSIONS=folder-or-zip"; exit 2; }
+	$(PYTHON) -m autograder autograde "$(SUBMISSIONS)"
+
+feedback: deps
+	$(PYTHON) -m autograder feedback
+
+export: deps
+	$(PYTHON) -m autograder export --to build/grades.csv
 
 benchmarks: deps
 	$(PYTHON) benchmarks/episodes.py
 
 lint: deps
-	$(PYTHON) -m ruff check cs182meta tests benchmarks tools
+	$(PYTHON) -m ruff check cs182meta autograder notebooks tests benchmarks tools
 
 clean:
 	rm -rf build .pytest_cache

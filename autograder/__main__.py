@@ -13,6 +13,8 @@ import nbformat
 from autograder import sources
 from autograder.course import DEFAULT_ROOT, Course, GradingError
 from autograder.grades import cell_scores, format_table
+from autograder.gradescope import build_zip
+from autograder.isolated import IsolatedGrader, Limits, warm_cache
 from autograder.samples import sample_submissions
 from autograder.submissions import collect
 
@@ -36,6 +38,26 @@ def cmd_release(args) -> None:
         print(f"released {path} (leak check and validate --invert passed)")
 
 
+def grade_pending(course: Course, assignment: str, jobs: int, limits: Limits,
+                  force: bool = False, regrade: set[str] = frozenset()) -> None:
+    """Grade every collected submission of ``assignment`` that has no autograded copy
+    yet (all of them with ``force``; ``regrade`` names resubmitted students)."""
+    submitted = sorted(p.parent.parent.name for p in
+                       course.path("submitted").glob(f"*/{assignment}/{assignment}.ipynb"))
+    pending = [s for s in submitted if force or s in regrade
+               or not course.path("autograded", s, assignment, f"{assignment}.ipynb").exists()]
+    grader = IsolatedGrader(course, limits, cache=warm_cache(course))
+    start = time.perf_counter()
+    for outcome in grader.grade_all(assignment, pending, jobs=jobs):
+        note = f"  ({outcome.message})" if outcome.message else ""
+        print(f"  graded {outcome.student}: {outcome.score:g}/{outcome.max_score:g} in "
+              f"{outcome.seconds:.0f} s, peak {outcome.peak_mb:.0f} MB{note}")
+    if pending:
+        minutes = (time.perf_counter() - start) / 60
+        print(f"  {len(pending)} submissions in {minutes * 60:.0f} s with {jobs} job(s): "
+              f"{len(pending) / minutes:.1f} per minute")
+
+
 def cmd_autograde(args) -> None:
     course = Course(args.course)
     assignments = _assignments(args.assignment)
@@ -45,14 +67,13 @@ def cmd_autograde(args) -> None:
         print(f"skipped {reason}")
     for item in collected:
         print(f"{item.student:20s} {item.assignment:16s} {item.status}")
+    limits = Limits(wall_s=args.timeout, memory_mb=args.memory_mb)
     for assignment in assignments:
         if not course.path("release", assignment).exists():
             course.release([assignment])
-        replaced = {c.student for c in collected if c.assignment == assignment
-                    and c.status == "replaced"}
-        for student in sorted(replaced):
-            course.autograde(assignment, student=student, force=True)
-        course.autograde(assignment, force=args.force)
+        replaced = {c.student for c in collected
+                    if c.assignment == assignment and c.status == "replaced"}
+        grade_pending(course, assignment, args.jobs, limits, args.force, replaced)
         print(f"\n{assignment}\n{format_table(cell_scores(course, assignment))}")
 
 
@@ -81,6 +102,14 @@ def write_samples(course: Course, assignments: list[str], out: Path) -> list[str
     return sorted(set(students))
 
 
+def cmd_gradescope(args) -> None:
+    course = Course(args.course)
+    for assignment in _assignments(args.assignments):
+        if not course.path("release", assignment).exists():
+            course.release([assignment])
+        print(f"wrote {build_zip(course, assignment, Path(args.out))}")
+
+
 def cmd_samples(args) -> None:
     course = Course(args.course)
     assignments = _assignments(args.assignments)
@@ -101,9 +130,9 @@ def cmd_demo(args) -> None:
     print("2/5 sample submissions: perfect, blank, noisy (stderr), one per planted bug")
     write_samples(course, assignments, demo / "submissions")
     collect(course, demo / "submissions", assignments)
-    print("3/5 autograde")
+    print("3/5 autograde (isolated, 2 at a time)")
     for assignment in assignments:
-        course.autograde(assignment)
+        grade_pending(course, assignment, jobs=2, limits=Limits())
         print(f"\n{assignment}\n{format_table(cell_scores(course, assignment))}\n")
         for number, bug in enumerate(sources.load_source(assignment).bugs, start=1):
             print(f"  bug-{number}: {bug.cell}: {bug.why}")
@@ -131,10 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replace", action="store_true",
                    help="replace a collected submission that differs (the old one is archived)")
     p.add_argument("--force", action="store_true", help="regrade already graded submissions")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at once")
+    p.add_argument("--timeout", type=float, default=600, help="seconds per submission")
+    p.add_argument("--memory-mb", type=int, default=3072, help="memory per submission")
     p = commands.add_parser("feedback", help="HTML feedback per student")
     p.add_argument("assignments", nargs="*")
     p = commands.add_parser("export", help="grades as CSV")
     p.add_argument("--to", default="build/grades.csv")
+    p = commands.add_parser("gradescope", help="Gradescope autograder zips")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--out", default="build/gradescope")
     p = commands.add_parser("samples", help="write sample submissions")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--out", default="build/samples")
@@ -146,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "build": cmd_build, "release": cmd_release, "autograde": cmd_autograde,
         "feedback": cmd_feedback, "export": cmd_export, "samples": cmd_samples,
+        "gradescope": cmd_gradescope,
         "demo": cmd_demo,
     }
     try:

@@ -69,7 +69,7 @@ def solution(grade_id: str, source: str):
     return cell
 
 
-def tests(grade_id: str, points: float, source: str, check_output: bool = False):
+def graded_tests(grade_id: str, points: float, source: str, check_output: bool = False):
     """Autograded tests (read-only); ``### BEGIN/END HIDDEN TESTS`` parts are withheld
     from the release and restored at grading time."""
     cell = new_code_cell(_clean(source))

@@ -78,6 +78,7 @@ class Course:
         self.prepare(assignments)
         released = []
         for name in assignments:
+            self.check_source_passes(self.path("source", name, f"{name}.ipynb"))
             self.nbgrader("generate_assignment", name, "--force", "--create")
             release = self.path("release", name, f"{name}.ipynb")
             source = self.path("source", name, f"{name}.ipynb")
@@ -91,6 +92,15 @@ class Course:
             released.append(release)
         return released
 
+    def check_source_passes(self, source: Path) -> None:
+        done = self.nbgrader("validate", str(source), check=False)
+        if "Success! Your notebook passes all the tests." not in done.stdout:
+            raise GradingError(
+                f"`nbgrader validate {source.name}`: the source notebook, with its "
+                f"solutions, fails its own tests (nothing was released):\n"
+                f"{done.stdout[-3000:]}{done.stderr[-2000:]}"
+            )
+
     def check_blank_fails(self, release: Path) -> None:
         done = self.nbgrader("validate", "--invert", str(release), check=False)
         if "Success! The notebook does not pass any tests." not in done.stdout:
@@ -99,16 +109,6 @@ class Course:
                 f"release, so they cannot tell a blank answer from a right one:\n"
                 f"{done.stdout[-3000:]}{done.stderr[-2000:]}"
             )
-
-    def autograde(self, assignment: str, student: str | None = None, force: bool = False):
-        """Autograde the submissions of ``assignment`` not graded yet (``force``: regrade),
-        or only ``student``'s."""
-        args = ["autograde", assignment, "--create"]
-        if force:
-            args.append("--force")
-        if student:
-            args.append(f"--student={student}")
-        return self.nbgrader(*args)
 
     def feedback(self, assignment: str) -> Path:
         self.nbgrader("generate_feedback", assignment, "--force")

@@ -1,9 +1,9 @@
 """environment.yml, pyproject.toml, the Makefile and CI must agree."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 

@@ -7,10 +7,10 @@ from autograder.authoring import (
     PlantedBug,
     SourceNotebook,
     code,
+    graded_tests,
     markdown,
     parameters,
     solution,
-    tests,
     written,
 )
 
@@ -140,7 +140,7 @@ NOTEBOOK.cells = [
             ### END SOLUTION
         """,
     ),
-    tests(
+    graded_tests(
         "nearest_neighbour_tests",
         3,
         """
@@ -211,7 +211,7 @@ NOTEBOOK.cells = [
             return model.eval()
         """,
     ),
-    tests(
+    graded_tests(
         "generic_learner_tests",
         3,
         """

@@ -1,0 +1,190 @@
+"""Gradescope: build an autograder zip, and the grader that runs inside it.
+
+``python -m autograder gradescope [NN_name ...]`` writes ``build/gradescope/<name>.zip``
+holding ``setup.sh`` (installs the kit), ``run_autograder`` and a prepared course
+(release, gradebook with the test cells). Gradescope unpacks it to
+``/autograder/source``, puts the student's files in ``/autograder/submission`` and reads
+``/autograder/results/results.json`` — which :func:`run` writes in every case, also when
+the notebook crashes, times out, or is not a notebook at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import traceback
+import zipfile
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+
+from autograder import sources
+from autograder.course import Course
+from autograder.isolated import IsolatedGrader, Limits
+from autograder.submissions import collect
+
+STUDENT = "student"
+KIT_FILES = ("pyproject.toml", "README.md", "cs182meta", "autograder")
+
+SETUP_SH = """\
+#!/usr/bin/env bash
+# Gradescope runs this once when it builds the autograder image.
+set -euxo pipefail
+apt-get update && apt-get install -y python3 python3-pip python3-venv
+python3 -m venv /opt/cs182meta
+/opt/cs182meta/bin/pip install --upgrade pip
+# The CPU build of torch keeps the image small and the grader inside Gradescope's memory.
+/opt/cs182meta/bin/pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+/opt/cs182meta/bin/pip install "/autograder/source/kit[course]"
+# Warm the dataset cache so that grading does not generate it for every submission.
+CS182META_CACHE=/autograder/source/cache /opt/cs182meta/bin/python -c \\
+  "from cs182meta.data import load; load(split='background'); load(split='evaluation')"
+"""
+
+RUN_AUTOGRADER = """\
+#!/usr/bin/env bash
+# Gradescope runs this for every submission. AUTOGRADER_ROOT and PYTHON exist for tests.
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+PYTHON="${{PYTHON:-/opt/cs182meta/bin/python}}"
+cd "$ROOT/source/kit"
+exec "$PYTHON" -m autograder.gradescope --root "$ROOT" --assignment {assignment}
+"""
+
+
+def build_zip(course: Course, assignment: str, out_dir: Path) -> Path:
+    """The Gradescope autograder zip for a released ``assignment``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{assignment}.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("setup.sh", SETUP_SH)
+        info = zipfile.ZipInfo("run_autograder")
+        info.external_attr = 0o755 << 16
+        archive.writestr(info, RUN_AUTOGRADER.format(assignment=assignment))
+        for name in KIT_FILES:
+            path = sources.REPO / name
+            files = [path] if path.is_file() else sorted(
+                p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+            )
+            for file in files:
+                archive.write(file, f"kit/{file.relative_to(sources.REPO)}")
+        for part in ("nbgrader_config.py", "gradebook.db",
+                     f"release/{assignment}/{assignment}.ipynb",
+                     f"source/{assignment}/{assignment}.ipynb"):
+            archive.write(course.root / part, f"course/{part}")
+    return target
+
+
+def _tests_from_gradebook(course: Course, assignment: str) -> list[dict]:
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+        notebook = gb.find_notebook(assignment, assignment)
+        return [{"name": cell.name, "max_score": cell.max_score}
+                for cell in notebook.grade_cells if cell.cell_type == "code"]
+
+
+def _has_hidden_tests(source_nb) -> set[str]:
+    return {c.metadata["nbgrader"]["grade_id"] for c in source_nb.cells
+            if "BEGIN HIDDEN TESTS" in c.source and c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def _cell_output(cell) -> str:
+    errors = [f"{o.ename}: {o.evalue}" for o in cell.get("outputs", []) if o.output_type == "error"]
+    return "\n".join(errors) if errors else "passed"
+
+
+def results_for(course: Course, assignment: str, hidden: set[str], message: str) -> dict:
+    """results.json content from the autograded notebook (or zeros if there is none)."""
+    autograded = course.path("autograded", STUDENT, assignment, f"{assignment}.ipynb")
+    cells = {}
+    if autograded.exists():
+        nb = nbformat.read(autograded, 4)
+        cells = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
+                 if c.metadata.get("nbgrader", {}).get("grade_id")}
+    scores = {}
+    if autograded.exists():
+        with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+            sub = gb.find_submission_notebook(assignment, assignment, STUDENT)
+            scores = {g.name: g.score for g in sub.grades}
+    tests = []
+    for test in _tests_from_gradebook(course, assignment):
+        name = test["name"]
+        tests.append({
+            "name": name,
+            "score": float(scores.get(name) or 0.0),
+            "max_score": float(test["max_score"]),
+            "output": _cell_output(cells[name]) if name in cells else message or "not graded",
+            "visibility": "after_published" if name in hidden else "visible",
+        })
+    return {
+        "score": sum(t["score"] for t in tests),
+        "output": message or "Graded by cs182meta. Written answers are graded by hand.",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def _pick_submission(folder: Path, assignment: str) -> tuple[Path | None, str]:
+    wanted = folder / f"{assignment}.ipynb"
+    if wanted.exists():
+        return wanted, ""
+    notebooks = sorted(folder.rglob("*.ipynb"))
+    if len(notebooks) == 1:
+        return notebooks[0], (f"note: graded {notebooks[0].name}; "
+                              f"name your file {assignment}.ipynb next time")
+    found = ", ".join(p.name for p in folder.rglob("*") if p.is_file()) or "nothing"
+    return None, f"expected a notebook named {assignment}.ipynb; found {found}"
+
+
+# Gradescope stops an autograder at its own timeout (10 min by default): stay inside it.
+GRADESCOPE_LIMITS = Limits(wall_s=540)
+
+
+def run(root: Path, assignment: str, limits: Limits = GRADESCOPE_LIMITS) -> dict:
+    """Grade ``root/submission`` and write ``root/results/results.json``; never raises."""
+    results_file = root / "results" / "results.json"
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    packaged = root / "source" / "course"
+    with tempfile.TemporaryDirectory(prefix="cs182meta-gs-") as tmp:
+        course = Course(Path(tmp) / "course")
+        shutil.copytree(packaged, course.root)
+        hidden = _has_hidden_tests(
+            nbformat.read(course.path("source", assignment, f"{assignment}.ipynb"), 4))
+        message = ""
+        try:
+            submission, message = _pick_submission(root / "submission", assignment)
+            if submission is not None:
+                inbox = Path(tmp) / "inbox" / STUDENT
+                inbox.mkdir(parents=True)
+                shutil.copyfile(submission, inbox / f"{assignment}.ipynb")
+                collect(course, inbox.parent, [assignment])
+                cache = root / "source" / "cache"
+                grader = IsolatedGrader(course, limits, cache if cache.exists() else None)
+                outcome = grader.grade(assignment, STUDENT)
+                message = "\n".join(m for m in (message, outcome.message) if m)
+        except Exception:  # noqa: BLE001 — results.json must be written whatever happened
+            message = "the grader failed; please tell the course staff:\n" + traceback.format_exc(-3)
+        try:
+            results = results_for(course, assignment, hidden, message)
+        except Exception:  # noqa: BLE001
+            results = {"score": 0.0, "output": message or traceback.format_exc(-3), "tests": []}
+    results_file.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Grade one Gradescope submission.")
+    parser.add_argument("--root", default=os.environ.get("AUTOGRADER_ROOT", "/autograder"))
+    parser.add_argument("--assignment", required=True)
+    args = parser.parse_args(argv)
+    results = run(Path(args.root), args.assignment)
+    print(f"score {results['score']:g}; results in {Path(args.root) / 'results/results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,143 @@
+"""Fast unit tests of the grading pipeline's parts (no kernels started)."""
+
+import json
+import zipfile
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from autograder import sources
+from autograder.authoring import PlantedBug, graded_tests, solution
+from autograder.course import Course, GradingError
+from autograder.leaks import find_leaks
+from autograder.samples import STDERR_NOISE, filled, sample_submissions
+from autograder.submissions import collect
+
+
+def source_and_release():
+    source = new_notebook(cells=[
+        solution("sq", "def square(x):\n    ### BEGIN SOLUTION\n    result = x * x\n"
+                       "    return result\n    ### END SOLUTION"),
+        graded_tests("sq_tests", 1, "assert square(3) == 9\n### BEGIN HIDDEN TESTS\n"
+                             "assert square(-4) == 16\n### END HIDDEN TESTS"),
+    ])
+    release = new_notebook(cells=[
+        solution("sq", "def square(x):\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION"),
+        graded_tests("sq_tests", 1, "assert square(3) == 9"),
+    ])
+    release.cells[0].source = "def square(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    return source, release
+
+
+def test_a_clean_release_has_no_leaks():
+    source, release = source_and_release()
+    assert find_leaks(source, release) == []
+
+
+@pytest.mark.parametrize(
+    "plant, expected",
+    [
+        (lambda nb: setattr(nb.cells[0], "source", nb.cells[0].source + "\n    result = x * x"),
+         "secret line 'result = x * x'"),
+        (lambda nb: setattr(nb.cells[1], "source", nb.cells[1].source + "\nassert square(-4) == 16"),
+         "secret line 'assert square(-4) == 16'"),
+        (lambda nb: setattr(nb.cells[1], "source", "### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS"),
+         "marker"),
+        (lambda nb: nb.cells[1].outputs.append(new_output("stream", name="stdout", text="9")),
+         "stored outputs"),
+    ],
+)
+def test_leak_check_catches_each_kind_of_leak(plant, expected):
+    source, release = source_and_release()
+    plant(release)
+    problems = find_leaks(source, release)
+    assert problems and expected in " ".join(problems)
+
+
+def test_filled_submission_keeps_answers_and_drops_markers():
+    source, release = source_and_release()
+    nb = filled(release, source)
+    assert "result = x * x" in nb.cells[0].source and "BEGIN SOLUTION" not in nb.cells[0].source
+    noisy = filled(release, source, noise=STDERR_NOISE)
+    assert "    print(\"student debug output on stderr\"" in noisy.cells[0].source
+
+
+def test_a_bug_that_does_not_apply_is_an_error():
+    source, release = source_and_release()
+    with pytest.raises(ValueError, match="occurs 0 times"):
+        filled(release, source, bug=PlantedBug("sq", "x ** 3", "x", ("sq_tests",)))
+    samples = sample_submissions(release, source, [PlantedBug("sq", "x * x", "x + x", ("sq_tests",))])
+    assert set(samples) == {"perfect", "blank", "noisy", "bug-1"}
+    assert "result = x + x" in samples["bug-1"].cells[0].source
+
+
+def test_committed_notebooks_match_their_builders(tmp_path):
+    for path in sources.build(tmp_path):
+        committed = json.loads((sources.NOTEBOOKS / path.name).read_text())
+        assert json.loads(path.read_text()) == committed, (
+            f"notebooks/{path.name} is stale: run `python -m autograder build`"
+        )
+
+
+def test_every_planted_bug_applies_to_its_source():
+    for name in sources.assignments():
+        source = sources.load_source(name)
+        nb = source.notebook()
+        assert source.bugs, f"{name} plants no bug, so its tests are unproven"
+        ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+        for bug in source.bugs:
+            assert bug.cell in ids and set(bug.loses) <= ids
+            filled(nb, nb, bug=bug)  # raises unless `find` occurs exactly once
+
+
+def _notebook_bytes(text="x = 1"):
+    return nbformat.writes(new_notebook(cells=[new_code_cell(text)])).encode()
+
+
+def test_collect_from_folders_and_lms_zip(tmp_path):
+    course = Course(tmp_path / "course")
+    folder = tmp_path / "in"
+    (folder / "alice").mkdir(parents=True)
+    (folder / "alice" / "00_episodes.ipynb").write_bytes(_notebook_bytes())
+    (folder / "bob" / "00_episodes").mkdir(parents=True)
+    (folder / "bob" / "00_episodes" / "00_episodes.ipynb").write_bytes(_notebook_bytes())
+    (folder / "carol").mkdir()
+    (folder / "carol" / "homework.ipynb").write_bytes(_notebook_bytes())
+    got, skipped = collect(course, folder, ["00_episodes"])
+    assert {(c.student, c.status) for c in got} == {("alice", "new"), ("bob", "new")}
+    assert any("homework.ipynb" in s and "not named after an assignment" in s for s in skipped)
+
+    lms = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(lms, "w") as z:
+        z.writestr("dave_12345_67890_00_episodes.ipynb", _notebook_bytes())
+    got, _ = collect(course, lms, ["00_episodes"])
+    assert [(c.student, c.status) for c in got] == [("dave", "new")]
+    assert course.path("submitted", "dave", "00_episodes", "timestamp.txt").exists()
+
+
+def test_collect_never_overwrites_silently(tmp_path):
+    course = Course(tmp_path / "course")
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, text in ((first, "x = 1"), (second, "x = 2")):
+        (folder / "alice").mkdir(parents=True)
+        (folder / "alice" / "00_episodes.ipynb").write_bytes(_notebook_bytes(text))
+    collect(course, first, ["00_episodes"])
+    target = course.path("submitted", "alice", "00_episodes", "00_episodes.ipynb")
+    assert [c.status for c in collect(course, first, ["00_episodes"])[0]] == ["unchanged"]
+    kept = collect(course, second, ["00_episodes"])[0]
+    assert kept[0].status.startswith("kept") and "x = 1" in target.read_text()
+    replaced = collect(course, second, ["00_episodes"], replace=True)[0]
+    assert replaced[0].status == "replaced" and "x = 2" in target.read_text()
+    archived = list(course.path("archive", "alice", "00_episodes").glob("*/00_episodes.ipynb"))
+    assert len(archived) == 1 and "x = 1" in archived[0].read_text()
+
+
+def test_collect_rejects_what_is_not_a_submission(tmp_path):
+    course = Course(tmp_path / "course")
+    with pytest.raises(GradingError, match="does not exist"):
+        collect(course, tmp_path / "missing", ["00_episodes"])
+    not_zip = tmp_path / "grades.txt"
+    not_zip.write_text("hello")
+    with pytest.raises(GradingError, match="nor a zip"):
+        collect(course, not_zip, ["00_episodes"])
