@@ -13,7 +13,7 @@ def _grid(ax, images: torch.Tensor, labels: torch.Tensor, n_way: int, title: str
     per_class = images.shape[0] // n_way
     h, w = images.shape[-2:]
     rows = images[:, 0].reshape(n_way, per_class, h, w)  # (N, per_class, H, W)
-    canvas = torch.ones(n_way * (h + 2), per_class * (w + 2))
+    canvas = torch.full((n_way * (h + 2), per_class * (w + 2)), 0.25)  # light grid lines
     for r in range(n_way):
         for c in range(per_class):
             canvas[r * (h + 2) + 1 : r * (h + 2) + 1 + h, c * (w + 2) + 1 : c * (w + 2) + 1 + w] = (
@@ -44,17 +44,17 @@ def show_episode(episode, max_queries: int = 5, class_names: Sequence[str] | Non
     query_idx = torch.arange(n)[:, None] * q + torch.arange(shown_q)  # (N, shown_q)
     query_x = episode.query_x[query_idx.flatten()].cpu()
     query_y = episode.query_y[query_idx.flatten()].cpu()
+    label_width = 2.6 if class_names is not None else 0.6
     fig, (ax_s, ax_q) = plt.subplots(
-        1, 2, figsize=(1.0 + 0.6 * (k + shown_q), 0.3 + 0.6 * n),
-        gridspec_kw={"width_ratios": [k, shown_q]}, squeeze=True,
+        1, 2, figsize=(label_width + 0.9 * (k + shown_q) + 1.0, 1.0 + 0.8 * n),
+        gridspec_kw={"width_ratios": [max(k, 2), max(shown_q, 2)]}, layout="constrained",
     )
-    _grid(ax_s, episode.support_x.cpu(), episode.support_y.cpu(), n, f"support D_tr ({k}-shot)")
-    _grid(ax_q, query_x, query_y, n, f"query D_ts ({shown_q} of {q})")
+    _grid(ax_s, episode.support_x.cpu(), episode.support_y.cpu(), n, f"D_tr: {k}-shot")
+    _grid(ax_q, query_x, query_y, n, f"D_ts: {shown_q} of {q}")
     if class_names is not None:
         ids = episode.classes.cpu().tolist()
         ax_s.set_yticklabels([f"y={i}: {class_names[c]}" for i, c in enumerate(ids)])
     fig.suptitle(f"{n}-way {k}-shot episode")
-    fig.tight_layout()
     return fig
 
 
