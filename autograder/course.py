@@ -92,23 +92,23 @@ class Course:
             released.append(release)
         return released
 
-    def check_source_passes(self, source: Path) -> None:
-        done = self.nbgrader("validate", str(source), check=False)
-        if "Success! Your notebook passes all the tests." not in done.stdout:
+    def _validate(self, notebook: Path, expected: str, problem: str, *flags: str) -> None:
+        done = self.nbgrader("validate", *flags, str(notebook), check=False)
+        if expected not in done.stdout:
             raise GradingError(
-                f"`nbgrader validate {source.name}`: the source notebook, with its "
-                f"solutions, fails its own tests (nothing was released):\n"
+                f"`nbgrader validate {' '.join(flags)} {notebook.name}`: {problem}:\n"
                 f"{done.stdout[-3000:]}{done.stderr[-2000:]}"
             )
 
+    def check_source_passes(self, source: Path) -> None:
+        self._validate(source, "Success! Your notebook passes all the tests.",
+                       "the source notebook, with its solutions, fails its own tests "
+                       "(nothing was released)")
+
     def check_blank_fails(self, release: Path) -> None:
-        done = self.nbgrader("validate", "--invert", str(release), check=False)
-        if "Success! The notebook does not pass any tests." not in done.stdout:
-            raise GradingError(
-                f"`nbgrader validate --invert {release.name}`: some tests pass on the blank "
-                f"release, so they cannot tell a blank answer from a right one:\n"
-                f"{done.stdout[-3000:]}{done.stderr[-2000:]}"
-            )
+        self._validate(release, "Success! The notebook does not pass any tests.",
+                       "some tests pass on the blank release, so they cannot tell a blank "
+                       "answer from a right one", "--invert")
 
     def feedback(self, assignment: str) -> Path:
         self.nbgrader("generate_feedback", assignment, "--force")

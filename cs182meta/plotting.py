@@ -88,3 +88,22 @@ def plot_learning_curves(
     ax.legend()
     ax.grid(alpha=0.3)
     return ax
+
+
+def plot_accuracy_vs_shots(results: Mapping[str, Sequence], shots: Sequence[int], n_way: int,
+                           title: str | None = None, ax=None):
+    """Accuracy against shots, one line per method, with 95% error bars and chance.
+
+    ``results`` maps a method's name to one :class:`cs182meta.evaluate.Interval` (in %)
+    per entry of ``shots``. Returns the axis.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8))
+    for name, accuracies in results.items():
+        ax.errorbar(list(shots), [a.mean for a in accuracies], yerr=[a.ci95 for a in accuracies],
+                    marker="o", capsize=3, label=name)
+    ax.axhline(100 / n_way, color="gray", linestyle="--", label="chance")
+    ax.set(xlabel="shots K", ylabel="query accuracy (%)", xticks=list(shots),
+           title=title or f"{n_way}-way tasks from unseen alphabets")
+    ax.legend()
+    return ax

@@ -30,3 +30,13 @@ def test_learning_curves_plot_each_series():
     ax = plot_learning_curves({"a": [0.2, 0.5, 0.7], "b": ([0, 10], [0.3, 0.4])}, chance=0.2)
     assert len(ax.lines) == 3
     assert list(ax.lines[1].get_xdata()) == [0, 10]
+
+
+def test_accuracy_vs_shots_draws_a_line_per_method_and_chance():
+    from cs182meta.evaluate import Interval
+    from cs182meta.plotting import plot_accuracy_vs_shots
+
+    results = {"a": [Interval(40, 2, 10), Interval(60, 2, 10)], "b": [Interval(50, 1, 10)] * 2}
+    ax = plot_accuracy_vs_shots(results, (1, 5), n_way=5)
+    assert len(ax.containers) == 2  # one errorbar per method
+    assert [line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--"] == [20]

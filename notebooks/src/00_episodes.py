@@ -48,7 +48,7 @@ NOTEBOOK.cells = [
         from cs182meta.data import load
         from cs182meta.episodes import EpisodeSampler
         from cs182meta.evaluate import evaluate_episodes
-        from cs182meta.plotting import show_episode
+        from cs182meta.plotting import plot_accuracy_vs_shots, show_episode
         from cs182meta.profiles import by_profile, notebook_setup
 
         PROFILE, DEVICE = notebook_setup(seed=0)
@@ -277,14 +277,7 @@ NOTEBOOK.cells = [
                 results[name].append(accuracy)
                 print(f"{k:2d}-shot  {name:28s} {accuracy} %")
 
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        for name, accuracies in results.items():
-            ax.errorbar(SHOTS, [a.mean for a in accuracies], yerr=[a.ci95 for a in accuracies],
-                        marker="o", capsize=3, label=name)
-        ax.axhline(100 / N_WAY, color="gray", linestyle="--", label="chance")
-        ax.set(xlabel="shots K", ylabel="query accuracy (%)", xticks=SHOTS,
-               title=f"{N_WAY}-way, unseen alphabets")
-        ax.legend()
+        plot_accuracy_vs_shots(results, SHOTS, N_WAY)
         plt.show()
         """,
         grade_id="compare",

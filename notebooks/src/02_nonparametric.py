@@ -96,7 +96,7 @@ NOTEBOOK.cells = [
         from cs182meta.episodes import EpisodeSampler
         from cs182meta.evaluate import evaluate_episodes, progress
         from cs182meta.models import Conv4
-        from cs182meta.plotting import plot_learning_curves
+        from cs182meta.plotting import plot_accuracy_vs_shots, plot_learning_curves
         from cs182meta.profiles import by_profile, notebook_setup
 
         PROFILE, DEVICE = notebook_setup(seed=0)
@@ -881,14 +881,7 @@ NOTEBOOK.cells = [
                 results[name].append(accuracy_on(table, predict, k))
                 print(f"{N_WAY}-way {k:2d}-shot  {name:24s} {results[name][-1]} %")
 
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
-        for name, accuracies in results.items():
-            ax.errorbar(SHOTS, [a.mean for a in accuracies], yerr=[a.ci95 for a in accuracies],
-                        marker="o", capsize=3, label=name)
-        ax.axhline(100 / N_WAY, color="gray", linestyle="--", label="chance")
-        ax.set(xlabel="shots K", ylabel="query accuracy (%)", xticks=SHOTS,
-               title=f"{N_WAY}-way tasks from unseen alphabets")
-        ax.legend()
+        plot_accuracy_vs_shots(results, SHOTS, N_WAY)
         plt.show()
         """,
         grade_id="shots",
