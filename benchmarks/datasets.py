@@ -267,18 +267,27 @@ def part_learn(
         )
     if transfer:
         zt = embed(model, real)
-        out["transfer"] = {
-            "train": f"glyphs background: {len(glyph_bg)} classes",
-            "test": f"Omniglot, all {len(real)} chars, rotated",
-            "pixel": few_shot_nn(pixels(real), episodes),
-            "euclidean": few_shot_nn(zt, episodes),
-            "cosine": few_shot_nn(zt, episodes, "cosine"),
-            "stats": stats,
-        }
+        out["transfer"] = _nn_row(
+            f"glyphs background: {len(glyph_bg)} classes",
+            f"Omniglot, all {len(real)} chars, rotated",
+            pixels(real), zt, episodes, stats,
+        )
     for key, r in out.items():
         for m in ("pixel", "euclidean", "cosine"):
             print(f"  {key:9s} {m:9s}: " + " | ".join(_fmt(x) for x in r[m]), flush=True)
     return out
+
+
+def _nn_row(train: str, test: str, pixel_vectors, features, episodes, stats) -> dict:
+    """One table row: 1-NN on pixels, and on features by Euclidean and cosine distance."""
+    return {
+        "train": train,
+        "test": test,
+        "pixel": few_shot_nn(pixel_vectors, episodes),
+        "euclidean": few_shot_nn(features, episodes),
+        "cosine": few_shot_nn(features, episodes, "cosine"),
+        "stats": stats,
+    }
 
 
 def _learn_within(
@@ -286,14 +295,11 @@ def _learn_within(
 ) -> dict:
     out = {}
     z = embed(model, glyph_eval)
-    out["glyphs"] = {
-        "train": f"glyphs background: {len(glyph_bg)} classes",
-        "test": f"glyphs evaluation: {len(glyph_eval)} classes",
-        "pixel": few_shot_nn(pixels(glyph_eval), episodes),
-        "euclidean": few_shot_nn(z, episodes),
-        "cosine": few_shot_nn(z, episodes, "cosine"),
-        "stats": stats,
-    }
+    out["glyphs"] = _nn_row(
+        f"glyphs background: {len(glyph_bg)} classes",
+        f"glyphs evaluation: {len(glyph_eval)} classes",
+        pixels(glyph_eval), z, episodes, stats,
+    )
     train = np.array([a in REAL_TRAIN for a in real_alphabets])
     test = np.array([a in REAL_TEST for a in real_alphabets])
     print(
@@ -303,14 +309,11 @@ def _learn_within(
     )
     real_model, real_stats = train_classifier(all_rotations(real[train]), *budget)
     zr = embed(real_model, real[test])
-    out["omniglot"] = {
-        "train": f"Omniglot {', '.join(REAL_TRAIN)}: {train.sum()} chars x 4 rotations",
-        "test": f"Omniglot {', '.join(REAL_TEST)}: {test.sum()} chars, rotated",
-        "pixel": few_shot_nn(pixels(real[test]), episodes),
-        "euclidean": few_shot_nn(zr, episodes),
-        "cosine": few_shot_nn(zr, episodes, "cosine"),
-        "stats": real_stats,
-    }
+    out["omniglot"] = _nn_row(
+        f"Omniglot {', '.join(REAL_TRAIN)}: {train.sum()} chars x 4 rotations",
+        f"Omniglot {', '.join(REAL_TEST)}: {test.sum()} chars, rotated",
+        pixels(real[test]), zr, episodes, real_stats,
+    )
     return out
 
 
