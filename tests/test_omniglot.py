@@ -196,12 +196,23 @@ def test_small_splits_dedupe_shared_alphabets(tmp_path):
     root.mkdir()
     for name in ("images_background_small1", "images_background_small2"):
         _zip_folder(src / name, root / f"{name}.zip")
-    ds = load_omniglot("background", root=root)
-    assert len(ds) == 2 + 2 + 1 + 3
-    assert len(set(ds.class_names)) == len(ds)
-    assert len(ds.info["sources"]) == 2
+    everything = load_omniglot("all", root=root)
+    assert len(everything) == 2 + 2 + 1 + 3
+    assert len(set(everything.class_names)) == len(everything)
+    assert len(everything.info["sources"]) == 2
+    # With only the small splits, small2's own alphabets stand in for the evaluation split.
+    background = load_omniglot("background", root=root)
+    evaluation = load_omniglot("evaluation", root=root)
+    assert sorted(set(background.alphabets)) == ["Greek", "Korean", "Latin"]
+    assert sorted(set(evaluation.alphabets)) == ["Tagalog"] and len(evaluation) == 3
+    assert not set(background.class_names) & set(evaluation.class_names)
+
+
+def test_one_small_split_has_no_evaluation_split(tmp_path):
+    _write_split(tmp_path / "images_background_small2", {"Greek": 1, "Tagalog": 2})
+    assert len(load_omniglot("background", root=tmp_path)) == 3
     with pytest.raises(OmniglotNotFound, match="evaluation"):
-        load_omniglot("evaluation", root=root)
+        load_omniglot("evaluation", root=tmp_path)
 
 
 def test_full_background_hides_small_splits(tree):
@@ -350,10 +361,15 @@ def test_real_small_splits(real_small):
     c1 = _characters(real_small / "images_background_small1.zip")
     c2 = _characters(real_small / "images_background_small2.zip")
     assert (len(c1), len(c2)) == (136, 156)
-    ds = load_omniglot("background", root=real_small)
+    ds = load_omniglot("all", root=real_small)
     assert len(ds) == len(c1 | c2) == 136 + 156 - len(c1 & c2) == 242
     assert ds.images.shape == (242, 20, 1, 28, 28) and ds.images.dtype == torch.uint8
     assert set(ds.alphabets) == {a for a, _ in c1 | c2}
+    # The stand-in split by alphabet: small1 for background, small2's own for evaluation.
+    background = load_omniglot("background", root=real_small)
+    evaluation = load_omniglot("evaluation", root=real_small)
+    assert (len(background), len(evaluation)) == (136, 106)
+    assert set(evaluation.alphabets) == {"Japanese_(katakana)", "Sanskrit", "Tagalog"}
     # Strokes bright on a dark background.
     mean = ds.images.float().mean().item() / 255
     assert 0.02 < mean < 0.3
@@ -361,7 +377,7 @@ def test_real_small_splits(real_small):
 
 
 def test_real_small_splits_reload_from_cache(real_small):
-    load_omniglot("background", root=real_small)  # decodes only if the test above did not
+    load_omniglot("all", root=real_small)  # decodes only if the test above did not
     start = time.perf_counter()
     ds = load_omniglot("train", root=real_small, rotations=True)
     assert time.perf_counter() - start < 1.0

@@ -27,7 +27,12 @@ What :func:`load_omniglot` returns
 
 Splits
     ``"background"`` / ``"evaluation"``: Lake's split by alphabet, i.e. by source folder
-    (the small splits count as background). ``"all"``: every character found.
+    (the small splits count as background). Where the only sources are the two small
+    splits (no ``images_background``, no ``images_evaluation``), a stand-in split by
+    alphabet keeps held-out alphabets held out: background is ``small1`` (Balinese,
+    Early_Aramaic, Greek, Korean, Latin: 136 characters) and evaluation is the alphabets
+    found only in ``small2`` (Japanese_(katakana), Sanskrit, Tagalog: 106 characters).
+    ``"all"``: every character found.
     ``"train"`` / ``"val"`` / ``"test"``: a split of all characters found, by a permutation
     drawn with ``numpy.random.default_rng(seed)`` (``seed=0`` by default) over the sorted
     characters: 1100 / 100 / 423 characters when all 1,623 are present, otherwise the same
@@ -309,12 +314,23 @@ def _load_source(source: Path, image_size: int, use_cache: bool, decoded: list) 
     return cache.load_or_build("omniglot", params, build, use_cache=use_cache)
 
 
+def _only_small_splits(sources: list[Path]) -> bool:
+    """Both small splits and nothing else: small2's own alphabets stand in for evaluation."""
+    return sorted(_split_name(s) for s in sources) == sorted(_SMALL)
+
+
+def _is_background(source: Path, stand_in: bool) -> bool:
+    name = _split_name(source)
+    return name == _SMALL[0] if stand_in else name != _EVALUATION
+
+
 def _merge(sources: list[Path], parts: list[dict]) -> _Characters:
     """Concatenate sources, keep the first copy of each (alphabet, character), sort."""
     seen: dict[tuple[str, str], tuple[np.ndarray, bool]] = {}
     shape = None
+    stand_in = _only_small_splits(sources)
     for source, arrays in zip(sources, parts, strict=True):
-        background = _split_name(source) != _EVALUATION
+        background = _is_background(source, stand_in)
         if shape is not None and arrays["images"].shape[1:] != shape:
             raise OmniglotDataError(
                 f"{source}: images per character {arrays['images'].shape[1]} differ from "
@@ -379,6 +395,8 @@ def _with_rotations(images: torch.Tensor, names: list[str], alphabets: list[str]
 
 
 def _needed_sources(split: str, sources: list[Path]) -> list[Path]:
+    if split in ("background", "evaluation") and _only_small_splits(sources):
+        return sources  # the stand-in split needs both (see the module docstring)
     if split == "background":
         return [s for s in sources if _split_name(s) != _EVALUATION]
     if split == "evaluation":
