@@ -87,14 +87,27 @@ def cmd_export(args) -> None:
     print(f"grades written to {Course(args.course).export(args.to)}")
 
 
-def write_samples(course: Course, assignments: list[str], out: Path) -> list[str]:
-    """Write sample submissions (folder of student folders) for released assignments."""
+def first_bug_per_exercise(bugs) -> set[str]:
+    """Sample names (``bug-<n>``) of the first planted bug of each exercise."""
+    first: dict[str, str] = {}
+    for number, bug in enumerate(bugs, start=1):
+        first.setdefault(bug.cell, f"bug-{number}")
+    return set(first.values())
+
+
+def write_samples(course: Course, assignments: list[str], out: Path,
+                  all_bugs: bool = True) -> list[str]:
+    """Write sample submissions (folder of student folders) for released assignments:
+    perfect, blank, noisy and one per planted bug (``all_bugs``) or per exercise."""
     students = []
     for assignment in assignments:
         source_nb = nbformat.read(course.path("source", assignment, f"{assignment}.ipynb"), 4)
         release_nb = nbformat.read(course.path("release", assignment, f"{assignment}.ipynb"), 4)
         bugs = sources.load_source(assignment).bugs
+        chosen = first_bug_per_exercise(bugs)
         for student, nb in sample_submissions(release_nb, source_nb, bugs).items():
+            if student.startswith("bug-") and not all_bugs and student not in chosen:
+                continue
             folder = out / student
             folder.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, folder / f"{assignment}.ipynb")
@@ -127,15 +140,19 @@ def cmd_demo(args) -> None:
     assignments = _assignments(args.assignments)
     print(f"1/5 release {', '.join(assignments)} (with leak check and validate --invert)")
     course.release(assignments)
-    print("2/5 sample submissions: perfect, blank, noisy (stderr), one per planted bug")
-    write_samples(course, assignments, demo / "submissions")
+    all_bugs = not args.one_bug_per_exercise
+    which = "one per planted bug" if all_bugs else "the first planted bug of each exercise"
+    print(f"2/5 sample submissions: perfect, blank, noisy (stderr), {which}")
+    write_samples(course, assignments, demo / "submissions", all_bugs=all_bugs)
     collect(course, demo / "submissions", assignments)
     print("3/5 autograde (isolated, 2 at a time)")
     for assignment in assignments:
         grade_pending(course, assignment, jobs=2, limits=Limits())
         print(f"\n{assignment}\n{format_table(cell_scores(course, assignment))}\n")
+        graded = cell_scores(course, assignment)
         for number, bug in enumerate(sources.load_source(assignment).bugs, start=1):
-            print(f"  bug-{number}: {bug.cell}: {bug.why}")
+            if f"bug-{number}" in graded:
+                print(f"  bug-{number}: {bug.cell}: {bug.why}")
     print("\n4/5 feedback")
     for assignment in assignments:
         course.feedback(assignment)
@@ -176,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("demo", help="release, grade samples, feedback, grades")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--out", default="build/demo")
+    p.add_argument("--one-bug-per-exercise", action="store_true",
+                   help="grade only the first planted bug of each exercise (default: all)")
 
     args = parser.parse_args(argv)
     handlers = {

@@ -141,3 +141,11 @@ def test_collect_rejects_what_is_not_a_submission(tmp_path):
     not_zip.write_text("hello")
     with pytest.raises(GradingError, match="nor a zip"):
         collect(course, not_zip, ["00_episodes"])
+
+
+def test_demo_samples_the_first_planted_bug_of_each_exercise():
+    from autograder.__main__ import first_bug_per_exercise
+
+    bugs = [PlantedBug("a", "x", "y", ("a_tests",)), PlantedBug("b", "x", "y", ("b_tests",)),
+            PlantedBug("a", "z", "w", ("a_tests",))]
+    assert first_bug_per_exercise(bugs) == {"bug-1", "bug-2"}
