@@ -977,9 +977,12 @@ NOTEBOOK.cells = [
         The same second-order meta-step on one meta-batch of image tasks with both
         implementations. On a GPU, batching the tasks pays; on a CPU, `vmap` over
         convolutions with a different filter bank per task becomes grouped convolutions,
-        which PyTorch runs slowly on the CPU — about three times slower than the loop on
-        the machine this notebook was written on. That is why the image experiments here
-        use the loop (and the sinusoid experiment, with its tiny MLP, uses `vmap`).
+        which PyTorch runs slowly on the CPU — 2.3 times slower than the loop, with twice
+        the memory, for the paper's meta-batch of 32 tasks on the 2-core machine this
+        notebook was written on (`benchmarks/maml_speed.py` in the kit compares the loop,
+        `vmap` and the `higher` library on one meta-step). That is why the image
+        experiments here use the loop (and the sinusoid experiment, with its tiny MLP,
+        uses `vmap`).
         """,
         grade_id="speed-text",
     ),
