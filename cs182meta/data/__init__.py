@@ -18,7 +18,7 @@ from cs182meta.data.base import ClassDataset
 DATASET_ENV = "CS182META_DATASET"
 DATASETS = ("glyphs", "omniglot", "sinusoid")
 
-__all__ = ["ClassDataset", "DATASETS", "available_offline", "dataset_name", "load"]
+__all__ = ["ClassDataset", "DATASETS", "available_offline", "dataset_name", "load", "load_meta_splits"]
 
 
 def dataset_name(name: str | None = None) -> str:
@@ -59,6 +59,32 @@ def load(name: str | None = None, split: str = "background", **kwargs):
     from cs182meta.data.sinusoid import SinusoidTasks
 
     return SinusoidTasks(**kwargs)
+
+
+def load_meta_splits(name: str | None = None, eval_classes: int | None = None, **kwargs):
+    """``(background, evaluation)``: the meta-training and held-out image splits.
+
+    Args:
+        name: as in :func:`load` (``None``: ``$CS182META_DATASET``, else glyphs).
+        eval_classes: keep only this many evaluation classes, spread evenly over the
+            split (every ``len // eval_classes``-th class), to keep a grading run short;
+            ``None`` keeps them all.
+        **kwargs: passed to :func:`load` for both splits.
+
+    Returns:
+        two :class:`ClassDataset` s, ``[C_bg, E, 1, H, W]`` and ``[C_ev, E, 1, H, W]``.
+    """
+    background = load(name, split="background", **kwargs)
+    evaluation = load(name, split="evaluation", **kwargs)
+    if eval_classes is not None:
+        if not 1 <= eval_classes <= len(evaluation):
+            raise ValueError(
+                f"eval_classes={eval_classes} must be between 1 and the {len(evaluation)} "
+                f"classes of {evaluation.name}; use None to keep them all"
+            )
+        step = len(evaluation) // eval_classes
+        evaluation = evaluation.subset(range(0, step * eval_classes, step))
+    return background, evaluation
 
 
 def available_offline() -> dict[str, str]:

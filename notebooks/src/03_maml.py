@@ -200,7 +200,7 @@ NOTEBOOK.cells = [
         from torch import nn
         from torch.func import functional_call, grad, vmap
 
-        from cs182meta.data import load
+        from cs182meta.data import load_meta_splits
         from cs182meta.data.sinusoid import SinusoidTasks
         from cs182meta.episodes import EpisodeSampler
         from cs182meta.evaluate import mean_ci95, progress
@@ -887,11 +887,7 @@ NOTEBOOK.cells = [
     ),
     code(
         """
-        background = load(split="background")
-        evaluation = load(split="evaluation")
-        if EVAL_CLASSES is not None:  # a spread-out subset, to keep the grading run short
-            step = len(evaluation) // EVAL_CLASSES
-            evaluation = evaluation.subset(range(0, step * EVAL_CLASSES, step))
+        background, evaluation = load_meta_splits(eval_classes=EVAL_CLASSES)  # a spread-out subset when grading
         print("meta-training:", background)
         print("evaluation:   ", evaluation)
 
