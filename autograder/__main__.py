@@ -103,7 +103,7 @@ def write_samples(course: Course, assignments: list[str], out: Path,
     for assignment in assignments:
         source_nb = nbformat.read(course.path("source", assignment, f"{assignment}.ipynb"), 4)
         release_nb = nbformat.read(course.path("release", assignment, f"{assignment}.ipynb"), 4)
-        bugs = sources.load_source(assignment).bugs
+        bugs = sources.planted_bugs(assignment)
         chosen = first_bug_per_exercise(bugs)
         for student, nb in sample_submissions(release_nb, source_nb, bugs).items():
             if student.startswith("bug-") and not all_bugs and student not in chosen:
@@ -150,7 +150,7 @@ def cmd_demo(args) -> None:
         grade_pending(course, assignment, jobs=2, limits=Limits())
         print(f"\n{assignment}\n{format_table(cell_scores(course, assignment))}\n")
         graded = cell_scores(course, assignment)
-        for number, bug in enumerate(sources.load_source(assignment).bugs, start=1):
+        for number, bug in enumerate(sources.planted_bugs(assignment), start=1):
             if f"bug-{number}" in graded:
                 print(f"  bug-{number}: {bug.cell}: {bug.why}")
     print("\n4/5 feedback")

@@ -28,6 +28,11 @@ def load_source(name: str) -> SourceNotebook:
     return module.NOTEBOOK
 
 
+def planted_bugs(name: str) -> list:
+    """The planted bugs of notebook ``name`` (see ``notebooks/AUTHORING.md``)."""
+    return load_source(name).bugs
+
+
 def assignments() -> list[str]:
     """Assignment ids, one per source notebook: ``00_episodes``, ``01_...``."""
     return [p.stem for p in builder_paths()]

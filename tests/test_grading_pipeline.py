@@ -57,7 +57,7 @@ def test_blank_submission_scores_zero(graded, assignment):
 
 @pytest.mark.parametrize(
     "assignment, number, bug",
-    [(a, n, b) for a in ASSIGNMENTS for n, b in enumerate(sources.load_source(a).bugs, start=1)],
+    [(a, n, b) for a in ASSIGNMENTS for n, b in enumerate(sources.planted_bugs(a), start=1)],
     ids=lambda v: v if isinstance(v, str) else (str(v) if isinstance(v, int) else v.cell),
 )
 def test_each_planted_bug_loses_exactly_its_exercise(graded, assignment, number, bug):
