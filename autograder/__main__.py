@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import sources
+from autograder.authoring import SourceError
 from autograder.course import DEFAULT_ROOT, Course, GradingError
 from autograder.grades import cell_scores, format_table
 from autograder.gradescope import build_zip
@@ -30,6 +31,11 @@ def _assignments(names: list[str] | None) -> list[str]:
 def cmd_build(args) -> None:
     for path in sources.build():
         print(f"wrote {path.relative_to(sources.REPO)}")
+
+
+def cmd_sync(args) -> None:
+    for name in _assignments(args.assignments):
+        print(f"wrote {sources.sync(name).relative_to(sources.REPO)} from notebooks/{name}.ipynb")
 
 
 def cmd_release(args) -> None:
@@ -169,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("build", help="rebuild notebooks/*.ipynb from notebooks/src/*.py")
+    p = commands.add_parser("sync", help="bring edits of notebooks/NN_name.ipynb back to its source")
+    p.add_argument("assignments", nargs="*")
     p = commands.add_parser("release", help="student versions, leak check, validate --invert")
     p.add_argument("assignments", nargs="*")
     p = commands.add_parser("autograde", help="collect and autograde submissions")
@@ -198,14 +206,14 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     handlers = {
-        "build": cmd_build, "release": cmd_release, "autograde": cmd_autograde,
+        "build": cmd_build, "sync": cmd_sync, "release": cmd_release, "autograde": cmd_autograde,
         "feedback": cmd_feedback, "export": cmd_export, "samples": cmd_samples,
         "gradescope": cmd_gradescope,
         "demo": cmd_demo,
     }
     try:
         handlers[args.command](args)
-    except GradingError as err:
+    except (GradingError, SourceError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

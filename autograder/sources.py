@@ -1,43 +1,92 @@
-"""The source notebooks: their builder scripts in ``notebooks/src`` and the ``.ipynb`` files."""
+"""The notebook sources (``notebooks/src/NN_name.py``), their planted bugs
+(``notebooks/src/NN_name.bugs.py``) and the ``.ipynb`` files built from them."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
-from autograder.authoring import SourceNotebook
+import nbformat
+
+from autograder.authoring import PlantedBug, SourceError, compact, expand
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
-BUILDERS = NOTEBOOKS / "src"
-
-
-def builder_paths() -> list[Path]:
-    return sorted(p for p in BUILDERS.glob("[0-9][0-9]_*.py"))
-
-
-def load_source(name: str) -> SourceNotebook:
-    """The ``SourceNotebook`` defined by ``notebooks/src/<name>.py``."""
-    path = BUILDERS / f"{name}.py"
-    if not path.exists():
-        known = ", ".join(p.stem for p in builder_paths())
-        raise FileNotFoundError(f"no notebook source {path}; known: {known}")
-    spec = importlib.util.spec_from_file_location(f"notebook_src_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.NOTEBOOK
-
-
-def planted_bugs(name: str) -> list:
-    """The planted bugs of notebook ``name`` (see ``notebooks/AUTHORING.md``)."""
-    return load_source(name).bugs
+SOURCES = NOTEBOOKS / "src"
+_ASSIGNMENT = re.compile(r"^\d\d_[a-z0-9_]+$")
 
 
 def assignments() -> list[str]:
-    """Assignment ids, one per source notebook: ``00_episodes``, ``01_...``."""
-    return [p.stem for p in builder_paths()]
+    """Assignment ids, one per source: ``00_episodes``, ``01_blackbox``, ..."""
+    return sorted(p.stem for p in SOURCES.glob("*.py") if _ASSIGNMENT.match(p.stem))
+
+
+def source_path(name: str) -> Path:
+    path = SOURCES / f"{name}.py"
+    if not path.exists():
+        raise FileNotFoundError(f"no notebook source {path}; known: {', '.join(assignments())}")
+    return path
+
+
+def notebook(name: str):
+    """The source notebook (solutions, hidden tests, nbgrader metadata) built from
+    ``notebooks/src/<name>.py``."""
+    path = source_path(name)
+    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    return expand(path.read_text(), shown, name)
 
 
 def build(folder: Path = NOTEBOOKS) -> list[Path]:
-    """(Re)write every ``notebooks/NN_name.ipynb`` from its builder script."""
-    return [load_source(name).write(folder) for name in assignments()]
+    """(Re)write ``<folder>/<name>.ipynb`` from every source."""
+    written = []
+    for name in assignments():
+        target = Path(folder) / f"{name}.ipynb"
+        nbformat.write(notebook(name), target)
+        written.append(target)
+    return written
+
+
+def _roles(nb) -> list[tuple]:
+    return [(c.cell_type, c.metadata.get("nbgrader"), c.metadata.get("tags", []))
+            for c in nb.cells]
+
+
+def sync(name: str, edited: Path | None = None) -> Path:
+    """Bring a notebook edited in JupyterLab (default ``notebooks/<name>.ipynb``) back into
+    its source. Refuses, changing nothing, if some nbgrader metadata would not survive."""
+    edited = Path(edited or NOTEBOOKS / f"{name}.ipynb")
+    nb = nbformat.read(edited, as_version=4)
+    text = compact(nb)
+    rebuilt = expand(text, edited, name)
+    for index, (before, after) in enumerate(zip(_roles(nb), _roles(rebuilt), strict=True)):
+        if before != after:
+            raise SourceError(
+                f"{edited}: cell {index} has nbgrader metadata or tags the source format "
+                f"cannot say ({before[1:]}); set it with the source's header keys instead"
+            )
+    path = source_path(name)
+    path.write_text(text)
+    return path
+
+
+def planted_bugs(name: str) -> list[PlantedBug]:
+    """The planted bugs of notebook ``name``: ``BUGS`` in ``notebooks/src/<name>.bugs.py``."""
+    path = SOURCES / f"{name}.bugs.py"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: every notebook plants at least one bug")
+    spec = importlib.util.spec_from_file_location(f"planted_bugs_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.BUGS)
+
+
+def cell_namespace(name: str, grade_ids: list[str]) -> dict:
+    """Run the cells ``grade_ids`` of notebook ``name`` (solutions included) in a fresh
+    namespace and return it: how scripts such as benchmarks use a notebook's code."""
+    cells = {c.metadata["nbgrader"]["grade_id"]: c for c in notebook(name).cells
+             if "nbgrader" in c.metadata}
+    namespace: dict = {}
+    for grade_id in grade_ids:
+        exec(compile(cells[grade_id].source, f"{name}:{grade_id}", "exec"), namespace)  # noqa: S102
+    return namespace

@@ -19,8 +19,8 @@ meta-gradient is compared with ``notebook-loop``'s (largest difference relative 
 gradient's norm; vmap's differs by ~1e-3 with BatchNorm, see notebook 03).
 
 Run: ``python benchmarks/maml_speed.py [--tasks 32] [--repeats 5] [--device cpu]``.
-Notebook 03's functions are read from ``notebooks/03_maml.ipynb`` (its setup and solution
-cells), so the benchmark times exactly what the notebook teaches.
+Notebook 03's functions are taken from its source, ``notebooks/src/03_maml.py`` (its setup
+and solution cells, by id), so the benchmark times exactly what the notebook teaches.
 """
 
 from __future__ import annotations
@@ -39,14 +39,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
 import torch
 import torch.nn.functional as F
 
 from cs182meta.models import Conv4
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOK = REPO / "notebooks" / "03_maml.ipynb"
+sys.path.insert(0, str(REPO))
+
+from autograder import sources  # noqa: E402
+
 FUNCTIONS = ("inner_adapt", "maml_outer_loss", "maml_outer_loss_vmap")
 VARIANTS = ("notebook-loop", "loop+channels_last", "notebook-vmap", "higher")
 N_WAY, K_SHOT, Q_QUERY, INNER_STEPS, ALPHA = 5, 1, 15, 1, 0.4
@@ -54,17 +56,8 @@ N_WAY, K_SHOT, Q_QUERY, INNER_STEPS, ALPHA = 5, 1, 15, 1, 0.4
 
 def notebook_functions() -> dict:
     """Notebook 03's setup cell and the solution cells named in FUNCTIONS, executed."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    namespace: dict = {}
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id == "setup" or grade_id in FUNCTIONS:
-            with contextlib.redirect_stdout(io.StringIO()):  # the setup cell's banner
-                exec(compile(cell.source, f"{NOTEBOOK.name}:{grade_id}", "exec"), namespace)
-    missing = [f for f in FUNCTIONS if f not in namespace]
-    if missing:
-        raise SystemExit(f"{NOTEBOOK} defines no {missing}; rebuild it (python -m autograder build)")
-    return namespace
+    with contextlib.redirect_stdout(io.StringIO()):  # the setup cell's banner
+        return sources.cell_namespace("03_maml", ["setup", *FUNCTIONS])
 
 
 def make_problem(num_tasks: int, device: torch.device, seed: int = 0):

@@ -1,5 +1,6 @@
 """Fast unit tests of the grading pipeline's parts (no kernels started)."""
 
+import copy
 import json
 import zipfile
 
@@ -8,25 +9,34 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from autograder import sources
-from autograder.authoring import PlantedBug, graded_tests, solution
+from autograder.authoring import PlantedBug, expand
 from autograder.course import Course, GradingError
 from autograder.leaks import find_leaks
 from autograder.samples import STDERR_NOISE, filled, sample_submissions
 from autograder.submissions import collect
 
 
+SOURCE = """\
+# %% [solution] id="sq"
+def square(x):
+    ### BEGIN SOLUTION
+    result = x * x
+    return result
+    ### END SOLUTION
+
+# %% [tests] id="sq_tests" points=1
+assert square(3) == 9
+### BEGIN HIDDEN TESTS
+assert square(-4) == 16
+### END HIDDEN TESTS
+"""
+
+
 def source_and_release():
-    source = new_notebook(cells=[
-        solution("sq", "def square(x):\n    ### BEGIN SOLUTION\n    result = x * x\n"
-                       "    return result\n    ### END SOLUTION"),
-        graded_tests("sq_tests", 1, "assert square(3) == 9\n### BEGIN HIDDEN TESTS\n"
-                             "assert square(-4) == 16\n### END HIDDEN TESTS"),
-    ])
-    release = new_notebook(cells=[
-        solution("sq", "def square(x):\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION"),
-        graded_tests("sq_tests", 1, "assert square(3) == 9"),
-    ])
+    source = expand(SOURCE, "sq.py", "99_square")
+    release = copy.deepcopy(source)
     release.cells[0].source = "def square(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    release.cells[1].source = "assert square(3) == 9"
     return source, release
 
 
@@ -72,21 +82,22 @@ def test_a_bug_that_does_not_apply_is_an_error():
     assert "result = x + x" in samples["bug-1"].cells[0].source
 
 
-def test_committed_notebooks_match_their_builders(tmp_path):
+def test_committed_notebooks_match_their_sources(tmp_path):
     for path in sources.build(tmp_path):
         committed = json.loads((sources.NOTEBOOKS / path.name).read_text())
         assert json.loads(path.read_text()) == committed, (
-            f"notebooks/{path.name} is stale: run `python -m autograder build`"
+            f"notebooks/{path.name} differs from what notebooks/src/{path.stem}.py builds: "
+            "run `python -m autograder build` (or `sync` to keep edits made in the notebook)"
         )
 
 
 def test_every_planted_bug_applies_to_its_source():
     for name in sources.assignments():
-        source = sources.load_source(name)
-        nb = source.notebook()
-        assert source.bugs, f"{name} plants no bug, so its tests are unproven"
+        nb = sources.notebook(name)
+        bugs = sources.planted_bugs(name)
+        assert bugs, f"{name} plants no bug, so its tests are unproven"
         ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
-        for bug in source.bugs:
+        for bug in bugs:
             assert bug.cell in ids and set(bug.loses) <= ids
             filled(nb, nb, bug=bug)  # raises unless `find` occurs exactly once
 

@@ -1,0 +1,28 @@
+"""Planted bugs of notebook 00_episodes: each must lose exactly the points of its
+``loses`` cells and nothing else (see notebooks/AUTHORING.md)."""
+
+from autograder.authoring import PlantedBug
+
+BUGS = [
+    PlantedBug(
+        cell="nearest_neighbour",
+        find="distances.argmin(dim=1)",
+        replace="distances.argmax(dim=1)",
+        loses=("nearest_neighbour_tests",),
+        why="takes the farthest support image",
+    ),
+    PlantedBug(
+        cell="nearest_neighbour",
+        find="return support_y[nearest]",
+        replace="return nearest",
+        loses=("nearest_neighbour_tests",),
+        why="returns the index of the nearest image instead of its label",
+    ),
+    PlantedBug(
+        cell="generic_learner",
+        find="        loss.backward()\n",
+        replace="",
+        loses=("generic_learner_tests",),
+        why="never computes gradients, so the network stays at its initialization",
+    ),
+]

@@ -1,0 +1,112 @@
+"""Planted bugs of notebook 01_blackbox: each must lose exactly the points of its
+``loses`` cells and nothing else (see notebooks/AUTHORING.md)."""
+
+from autograder.authoring import PlantedBug
+
+BUGS = [
+    PlantedBug(
+        cell="make_sequence",
+        find="    one_hot[:, 0::2] = 0.0  # the labels of the queries are what we predict: zero them\n",
+        replace="",
+        loses=("make_sequence_tests",),
+        why="leaves the query labels in the input",
+    ),
+    PlantedBug(
+        cell="make_sequence",
+        find="torch.rand(batch, 2 * rounds + 1, n_way, generator=generator).argsort(dim=-1)",
+        replace="torch.arange(n_way).expand(batch, 2 * rounds + 1, n_way)",
+        loses=("make_sequence_tests",),
+        why="keeps the class-major order, so an item's position in its round is its label",
+    ),
+    PlantedBug(
+        cell="make_sequence",
+        find="torch.rand(batch, 2 * rounds + 1, n_way, generator=generator).argsort(dim=-1)",
+        replace="torch.rand(batch, 1, n_way, generator=generator).argsort(dim=-1).expand(-1, 2 * rounds + 1, -1)",
+        loses=("make_sequence_tests",),
+        why="one order for all rounds: a query's label is at its position in the round before",
+    ),
+    PlantedBug(
+        cell="make_sequence",
+        find="one_hot.scatter_(-1, targets[..., None], 1.0)",
+        replace="one_hot.scatter_(2, targets[..., None], 1.0)",
+        loses=("make_sequence_tests",),
+        why="puts the one-hot on the wrong axis (item axis instead of the label axis)",
+    ),
+    PlantedBug(
+        cell="lstm_learner",
+        find="self.lstm1(inputs, state1)",
+        replace="self.lstm1(inputs.flip(1), state1)",
+        loses=("lstm_learner_tests",),
+        why="reads the sequence backwards",
+    ),
+    PlantedBug(
+        cell="lstm_learner",
+        find="nn.LSTM(input_size + n_way, hidden_size, batch_first=True)",
+        replace="nn.LSTM(input_size + n_way, hidden_size)",
+        loses=("lstm_learner_tests",),
+        why="the first layer reads the batch axis as time (tasks leak into each other)",
+    ),
+    PlantedBug(
+        cell="lstm_learner",
+        find="self.lstm2(hidden, state2)",
+        replace="self.lstm2(hidden)",
+        loses=("lstm_learner_tests",),
+        why="resets the second layer's state when a task is read in pieces",
+    ),
+    PlantedBug(
+        cell="query_loss",
+        find="F.cross_entropy(query_logits.flatten(0, 1), query_targets.flatten())",
+        replace="F.cross_entropy(logits.flatten(0, 1), targets.flatten())",
+        loses=("query_loss_tests",),
+        why="averages the loss over the support positions too",
+    ),
+    PlantedBug(
+        cell="instance_accuracy",
+        find="by_round[:, 0::2]",
+        replace="by_round[:, 1::2]",
+        loses=("instance_accuracy_tests",),
+        why="scores the support rounds instead of the query rounds",
+    ),
+    PlantedBug(
+        cell="cosine_read_weights",
+        find="unit_key = F.normalize(key, dim=-1)",
+        replace="unit_key = key",
+        loses=("cosine_read_weights_tests",),
+        why="reads with dot products: the key is not normalised",
+    ),
+    PlantedBug(
+        cell="cosine_read_weights",
+        find="rows = F.normalize(memory, dim=-1)",
+        replace="rows = memory",
+        loses=("cosine_read_weights_tests",),
+        why="the memory rows are not normalised",
+    ),
+    PlantedBug(
+        cell="lrua_write_weights",
+        find="share = torch.sigmoid(gate)",
+        replace="share = gate",
+        loses=("lrua_write_weights_tests",),
+        why="uses the gate logit without the sigmoid",
+    ),
+    PlantedBug(
+        cell="update_usage",
+        find="new_usage = decay * usage + read_weights",
+        replace="new_usage = usage + read_weights",
+        loses=("update_usage_tests",),
+        why="usage never decays",
+    ),
+    PlantedBug(
+        cell="update_usage",
+        find="new_usage.argmin(dim=-1)",
+        replace="new_usage.argmax(dim=-1)",
+        loses=("update_usage_tests",),
+        why="picks the most-used slot",
+    ),
+    PlantedBug(
+        cell="write_memory",
+        find="cleared = memory * (1 - previous_least_used[:, :, None])",
+        replace="cleared = memory",
+        loses=("write_memory_tests",),
+        why="does not clear the least-used slot before writing",
+    ),
+]
