@@ -11,22 +11,23 @@ Set ``CS182META_DATASET=omniglot`` to run a notebook on real Omniglot without ed
 
 from __future__ import annotations
 
-import os
-
+from cs182meta import settings
 from cs182meta.data.base import ClassDataset
+from cs182meta.settings import CLASS_DATASETS
 
-DATASET_ENV = "CS182META_DATASET"
-DATASETS = ("glyphs", "omniglot", "sinusoid")
+DATASETS = (*CLASS_DATASETS, "sinusoid")
 
 __all__ = ["ClassDataset", "DATASETS", "available_offline", "dataset_name", "load", "load_meta_splits"]
 
 
 def dataset_name(name: str | None = None) -> str:
-    """``name`` if given, else ``$CS182META_DATASET``, else ``"glyphs"``; validated."""
-    chosen = (name or os.environ.get(DATASET_ENV, "") or "glyphs").strip().lower()
+    """``name`` if given (one of :data:`DATASETS`), else ``$CS182META_DATASET``, else
+    ``"glyphs"``; validated."""
+    if not name:
+        return settings.dataset()
+    chosen = name.strip().lower()
     if chosen not in DATASETS:
-        source = "name" if name else DATASET_ENV
-        raise ValueError(f"unknown dataset {chosen!r} (from {source}); choose one of {DATASETS}")
+        raise ValueError(f"unknown dataset {chosen!r}; choose one of {', '.join(DATASETS)}")
     return chosen
 
 
@@ -89,7 +90,6 @@ def load_meta_splits(name: str | None = None, eval_classes: int | None = None, *
 
 def available_offline() -> dict[str, str]:
     """What each dataset needs to load here, without loading it."""
-    from cs182meta.data.cache import cache_dir
     from cs182meta.data.omniglot import find_omniglot
 
     found = find_omniglot()
@@ -99,7 +99,7 @@ def available_offline() -> dict[str, str]:
         else "not found (see `load_omniglot` for where it looks; download=True online)"
     )
     return {
-        "glyphs": f"yes (generated on first use, cached in {cache_dir()})",
+        "glyphs": f"yes (generated on first use, cached in {settings.cache_folder()})",
         "omniglot": omniglot,
         "sinusoid": "yes (sampled on the fly)",
     }

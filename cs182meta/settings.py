@@ -1,0 +1,102 @@
+"""Every ``CS182META_*`` environment variable, read and validated in one place.
+
+Each function reads ``os.environ`` when it is called, so a changed environment (a
+test's monkeypatch, ``%env`` in a notebook) takes effect at once. A bad value raises an
+error that names the variable, what was wrong, and the values that work.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROFILE_ENV = "CS182META_PROFILE"
+DATASET_ENV = "CS182META_DATASET"
+DEVICE_ENV = "CS182META_DEVICE"
+OMNIGLOT_ENV = "CS182META_OMNIGLOT"
+CACHE_ENV = "CS182META_CACHE"
+PROGRESS_ENV = "CS182META_PROGRESS"
+VARIABLES = (PROFILE_ENV, DATASET_ENV, DEVICE_ENV, OMNIGLOT_ENV, CACHE_ENV, PROGRESS_ENV)
+
+PROFILES = ("grading", "quick", "full")
+CLASS_DATASETS = ("glyphs", "omniglot")  # what $CS182META_DATASET may name
+_PROGRESS_OFF = ("0", "false", "no", "off")
+_PROGRESS_ON = ("1", "true", "yes", "on")
+
+
+def _read(variable: str) -> str:
+    """The variable's value, stripped; ``""`` when unset."""
+    return os.environ.get(variable, "").strip()
+
+
+def under_nbgrader() -> bool:
+    """True while nbgrader (or the kit's grading sandbox) executes the notebook."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def profile() -> str | None:
+    """``$CS182META_PROFILE`` (one of :data:`PROFILES`), or ``None`` when unset."""
+    chosen = _read(PROFILE_ENV).lower()
+    if chosen and chosen not in PROFILES:
+        raise ValueError(
+            f"{PROFILE_ENV}={chosen!r} is not a profile; use one of {', '.join(PROFILES)}, "
+            f"or unset it (quick on a CPU, full on a GPU)"
+        )
+    return chosen or None
+
+
+def dataset() -> str:
+    """``$CS182META_DATASET`` (``glyphs`` or ``omniglot``), else ``"glyphs"``."""
+    chosen = _read(DATASET_ENV).lower() or "glyphs"
+    if chosen not in CLASS_DATASETS:
+        raise ValueError(
+            f"{DATASET_ENV}={chosen!r} is not a dataset the notebooks can switch to; "
+            f"use one of {', '.join(CLASS_DATASETS)}, or unset it (glyphs)"
+        )
+    return chosen
+
+
+def device():
+    """``$CS182META_DEVICE`` as a ``torch.device``, or ``None`` when unset.
+
+    Raises ``RuntimeError`` when it is not a device name or the device is absent
+    (checked by :func:`cs182meta.device.checked_device`).
+    """
+    chosen = _read(DEVICE_ENV)
+    if not chosen:
+        return None
+    from cs182meta.device import checked_device
+
+    try:
+        return checked_device(chosen)
+    except RuntimeError as err:
+        raise RuntimeError(f"{DEVICE_ENV}={chosen!r}: {err}") from None
+
+
+def omniglot_folder() -> Path | None:
+    """``$CS182META_OMNIGLOT``: the folder searched first for Omniglot; ``None`` when unset."""
+    chosen = _read(OMNIGLOT_ENV)
+    return Path(chosen).expanduser() if chosen else None
+
+
+def cache_folder() -> Path:
+    """``$CS182META_CACHE``, else ``$XDG_CACHE_HOME/cs182meta``, else ``~/.cache/cs182meta``.
+
+    Datasets are cached here; Omniglot is also looked for in its ``omniglot`` subfolder.
+    """
+    chosen = _read(CACHE_ENV)
+    if chosen:
+        return Path(chosen).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cs182meta"
+
+
+def progress() -> bool:
+    """``$CS182META_PROGRESS``: ``False`` for 0/false/no/off, ``True`` for 1/true/yes/on
+    or unset (bars still appear only where someone watches)."""
+    chosen = _read(PROGRESS_ENV).lower()
+    if chosen and chosen not in _PROGRESS_OFF + _PROGRESS_ON:
+        raise ValueError(
+            f"{PROGRESS_ENV}={chosen!r} is not on or off; use 0 to turn progress bars off, "
+            f"1 (or unset it) to show them"
+        )
+    return chosen not in _PROGRESS_OFF

@@ -1,0 +1,91 @@
+"""cs182meta.settings: each CS182META_* variable's default, an override, and its errors."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from cs182meta import settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    for variable in (*settings.VARIABLES, "NBGRADER_EXECUTION", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def test_profile(monkeypatch):
+    assert settings.profile() is None
+    monkeypatch.setenv("CS182META_PROFILE", " Full ")
+    assert settings.profile() == "full"
+    monkeypatch.setenv("CS182META_PROFILE", "fast")
+    with pytest.raises(ValueError, match="CS182META_PROFILE='fast'.*grading, quick, full"):
+        settings.profile()
+
+
+def test_profile_is_grading_under_nbgrader_whatever_is_set(monkeypatch):
+    from cs182meta.profiles import current_profile
+
+    monkeypatch.setenv("CS182META_PROFILE", "full")
+    assert current_profile() == "full"
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert current_profile() == "grading"
+
+
+def test_dataset(monkeypatch):
+    assert settings.dataset() == "glyphs"
+    monkeypatch.setenv("CS182META_DATASET", "Omniglot")
+    assert settings.dataset() == "omniglot"
+    for bad in ("imagenet", "sinusoid"):  # sinusoid has no classes to switch a notebook to
+        monkeypatch.setenv("CS182META_DATASET", bad)
+        with pytest.raises(ValueError, match=f"CS182META_DATASET='{bad}'.*glyphs, omniglot"):
+            settings.dataset()
+
+
+def test_device(monkeypatch):
+    assert settings.device() is None
+    monkeypatch.setenv("CS182META_DEVICE", "cpu")
+    assert settings.device() == torch.device("cpu")
+    monkeypatch.setenv("CS182META_DEVICE", "gpu-please")
+    with pytest.raises(RuntimeError, match="CS182META_DEVICE='gpu-please'.*not a device name"):
+        settings.device()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_absent_device_says_so(monkeypatch):
+    monkeypatch.setenv("CS182META_DEVICE", "cuda")
+    with pytest.raises(RuntimeError, match="no CUDA GPU.*Unset CS182META_DEVICE"):
+        settings.device()
+
+
+def test_omniglot_folder(monkeypatch, tmp_path):
+    assert settings.omniglot_folder() is None
+    monkeypatch.setenv("CS182META_OMNIGLOT", str(tmp_path))
+    assert settings.omniglot_folder() == tmp_path
+
+
+def test_cache_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert settings.cache_folder() == tmp_path / "home/.cache/cs182meta"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert settings.cache_folder() == tmp_path / "xdg/cs182meta"
+    monkeypatch.setenv("CS182META_CACHE", str(tmp_path / "mine"))
+    assert settings.cache_folder() == tmp_path / "mine"
+
+
+def test_omniglot_is_looked_for_in_the_cache_folder(monkeypatch, tmp_path):
+    from cs182meta.data.omniglot import search_places
+
+    monkeypatch.setenv("CS182META_CACHE", str(tmp_path / "mine"))
+    assert tmp_path / "mine/omniglot" in search_places()
+    assert Path.home() / ".cache/cs182meta/omniglot" not in search_places()
+
+
+def test_progress(monkeypatch):
+    assert settings.progress() is True
+    for value, on in (("0", False), ("off", False), ("No", False), ("1", True), ("yes", True)):
+        monkeypatch.setenv("CS182META_PROGRESS", value)
+        assert settings.progress() is on
+    monkeypatch.setenv("CS182META_PROGRESS", "maybe")
+    with pytest.raises(ValueError, match="CS182META_PROGRESS='maybe'.*use 0"):
+        settings.progress()
