@@ -66,7 +66,8 @@ def load_meta_splits(name: str | None = None, eval_classes: int | None = None, *
     """``(background, evaluation)``: the meta-training and held-out image splits.
 
     Args:
-        name: as in :func:`load` (``None``: ``$CS182META_DATASET``, else glyphs).
+        name: ``"glyphs"`` or ``"omniglot"`` (``None``: ``$CS182META_DATASET``, else
+            glyphs); ``"sinusoid"`` raises ``ValueError``, it has no classes.
         eval_classes: keep only this many evaluation classes, spread evenly over the
             split (every ``len // eval_classes``-th class), to keep a grading run short;
             ``None`` keeps them all.
@@ -75,8 +76,14 @@ def load_meta_splits(name: str | None = None, eval_classes: int | None = None, *
     Returns:
         two :class:`ClassDataset` s, ``[C_bg, E, 1, H, W]`` and ``[C_ev, E, 1, H, W]``.
     """
-    background = load(name, split="background", **kwargs)
-    evaluation = load(name, split="evaluation", **kwargs)
+    chosen = dataset_name(name)
+    if chosen not in CLASS_DATASETS:
+        raise ValueError(
+            f"{chosen} is a regression task family, not a class dataset; load_meta_splits "
+            f"takes {' or '.join(CLASS_DATASETS)} (use load({chosen!r}) for its tasks)"
+        )
+    background = load(chosen, split="background", **kwargs)
+    evaluation = load(chosen, split="evaluation", **kwargs)
     if eval_classes is not None:
         if not 1 <= eval_classes <= len(evaluation):
             raise ValueError(
