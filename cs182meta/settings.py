@@ -8,6 +8,7 @@ error that names the variable, what was wrong, and the values that work.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 PROFILE_ENV = "CS182META_PROFILE"
@@ -100,3 +101,22 @@ def progress() -> bool:
             f"1 (or unset it) to show them"
         )
     return chosen not in _PROGRESS_OFF
+
+
+def grading_environment(env: Mapping[str, str], cache: str | os.PathLike | None = None) -> dict:
+    """``env`` as student notebooks must be executed under, for release validation and
+    for grading alike: every ``CS182META_*`` variable removed except ``CS182META_CACHE``,
+    which is set to ``cache`` when given.
+
+    Removed: the profile (under nbgrader it is always ``grading``), the dataset, the
+    Omniglot folder and the device (grading runs on the default dataset and device),
+    progress (bars are off under nbgrader anyway, and a bad value must not fail a
+    student's notebook), and any unknown ``CS182META_*`` name. Kept: the cache, which
+    says where data is stored but not which data (entries are keyed by their parameters
+    and verified on load), so validation reuses the instructor's generated datasets; the
+    grader passes ``cache`` to give each sandbox its own copy instead.
+    """
+    kept = {k: v for k, v in env.items() if not k.startswith("CS182META_") or k == CACHE_ENV}
+    if cache is not None:
+        kept[CACHE_ENV] = str(cache)
+    return kept

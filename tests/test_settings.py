@@ -1,4 +1,5 @@
-"""cs182meta.settings: each CS182META_* variable's default, an override, and its errors."""
+"""cs182meta.settings: each CS182META_* variable's default, an override, and its errors;
+the environment release validation and grading execute notebooks under."""
 
 from pathlib import Path
 
@@ -89,3 +90,60 @@ def test_progress(monkeypatch):
     monkeypatch.setenv("CS182META_PROGRESS", "maybe")
     with pytest.raises(ValueError, match="CS182META_PROGRESS='maybe'.*use 0"):
         settings.progress()
+
+
+def test_grading_environment_keeps_only_the_cache():
+    instructor = {"PATH": "/bin", "CS182META_PROFILE": "full", "CS182META_DATASET": "omniglot",
+                  "CS182META_OMNIGLOT": "/data", "CS182META_DEVICE": "cuda",
+                  "CS182META_PROGRESS": "maybe", "CS182META_TYPO": "x", "CS182META_CACHE": "/c"}
+    assert settings.grading_environment(instructor) == {"PATH": "/bin", "CS182META_CACHE": "/c"}
+    assert settings.grading_environment(instructor, cache="/sandbox/cache") == {
+        "PATH": "/bin", "CS182META_CACHE": "/sandbox/cache"}
+    assert "CS182META_DATASET" in instructor  # the argument is left as it was
+
+
+def test_validation_and_grading_execute_under_the_same_settings(monkeypatch, tmp_path):
+    """Course.nbgrader (release validation) and IsolatedGrader.execute (grading) pass the
+    same CS182META_* variables on; only the cache folder differs (a sandbox's own copy)."""
+    pytest.importorskip("nbgrader")
+    import subprocess
+
+    from nbformat.v4 import new_notebook
+
+    from autograder import course as course_module
+    from autograder import isolated
+    from autograder.course import Course
+    from autograder.isolated import IsolatedGrader
+
+    monkeypatch.setenv("CS182META_DATASET", "omniglot")
+    monkeypatch.setenv("CS182META_PROFILE", "full")
+    monkeypatch.setenv("CS182META_DEVICE", "cuda")
+    monkeypatch.setenv("CS182META_PROGRESS", "0")
+    monkeypatch.setenv("CS182META_CACHE", str(tmp_path / "instructor-cache"))
+    seen = {}
+
+    def fake_run(command, env, **kwargs):
+        seen["validation"] = env
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    class Stop(Exception):
+        pass
+
+    def fake_popen(command, env, **kwargs):
+        seen["grading"] = env
+        raise Stop
+
+    monkeypatch.setattr(course_module.subprocess, "run", fake_run)
+    monkeypatch.setattr(isolated.subprocess, "Popen", fake_popen)
+    course = Course(tmp_path / "course")
+    course.nbgrader("validate", "x.ipynb")
+    with pytest.raises(Stop):
+        IsolatedGrader(course).execute(new_notebook())
+
+    def ours(env):
+        return {k: v for k, v in env.items() if k.startswith("CS182META_")}
+
+    validation, grading = ours(seen["validation"]), ours(seen["grading"])
+    assert validation == {"CS182META_CACHE": str(tmp_path / "instructor-cache")}
+    assert set(grading) == {"CS182META_CACHE"}
+    assert grading["CS182META_CACHE"] != validation["CS182META_CACHE"]  # a private copy
