@@ -3,12 +3,14 @@
 Each function reads ``os.environ`` when it is called, so a changed environment (a
 test's monkeypatch, ``%env`` in a notebook) takes effect at once. A bad value raises an
 error that names the variable, what was wrong, and the values that work.
+``python -m cs182meta info`` prints the effective settings.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 PROFILE_ENV = "CS182META_PROFILE"
@@ -120,3 +122,33 @@ def grading_environment(env: Mapping[str, str], cache: str | os.PathLike | None 
     if cache is not None:
         kept[CACHE_ENV] = str(cache)
     return kept
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One variable's effective value, and whether it came from the environment or the
+    default."""
+
+    variable: str
+    value: str
+    source: str  # "environment", "default", or "nbgrader" (the profile under nbgrader)
+
+
+def effective() -> list[Setting]:
+    """Every variable's effective value (validated: a bad value raises)."""
+    from cs182meta.device import pick_device
+    from cs182meta.profiles import current_profile
+
+    def source(variable: str) -> str:
+        return "environment" if _read(variable) else "default"
+
+    omniglot = omniglot_folder()
+    return [
+        Setting(PROFILE_ENV, current_profile(),
+                "nbgrader" if under_nbgrader() else source(PROFILE_ENV)),
+        Setting(DATASET_ENV, dataset(), source(DATASET_ENV)),
+        Setting(DEVICE_ENV, str(pick_device()), source(DEVICE_ENV)),
+        Setting(OMNIGLOT_ENV, str(omniglot) if omniglot else "(not set)", source(OMNIGLOT_ENV)),
+        Setting(CACHE_ENV, str(cache_folder()), source(CACHE_ENV)),
+        Setting(PROGRESS_ENV, "on" if progress() else "off", source(PROGRESS_ENV)),
+    ]

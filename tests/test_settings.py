@@ -92,6 +92,30 @@ def test_progress(monkeypatch):
         settings.progress()
 
 
+def test_effective_lists_every_variable_and_its_source(monkeypatch, tmp_path):
+    monkeypatch.setenv("CS182META_CACHE", str(tmp_path))
+    monkeypatch.setenv("CS182META_PROGRESS", "0")
+    rows = {s.variable: s for s in settings.effective()}
+    assert list(rows) == list(settings.VARIABLES)
+    assert (rows["CS182META_CACHE"].value, rows["CS182META_CACHE"].source) == (
+        str(tmp_path), "environment")
+    assert (rows["CS182META_PROGRESS"].value, rows["CS182META_PROGRESS"].source) == (
+        "off", "environment")
+    assert (rows["CS182META_DATASET"].value, rows["CS182META_DATASET"].source) == (
+        "glyphs", "default")
+
+
+def test_info_prints_the_settings_or_the_bad_one(monkeypatch, capsys):
+    from cs182meta.__main__ import main
+
+    monkeypatch.setenv("CS182META_DATASET", "omniglot")
+    assert main(["info"]) == 0
+    assert "CS182META_DATASET    omniglot  (environment)" in capsys.readouterr().out
+    monkeypatch.setenv("CS182META_PROFILE", "fast")
+    assert main(["info"]) == 2
+    assert "CS182META_PROFILE='fast'" in capsys.readouterr().err
+
+
 def test_grading_environment_keeps_only_the_cache():
     instructor = {"PATH": "/bin", "CS182META_PROFILE": "full", "CS182META_DATASET": "omniglot",
                   "CS182META_OMNIGLOT": "/data", "CS182META_DEVICE": "cuda",
