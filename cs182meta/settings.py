@@ -12,6 +12,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 PROFILE_ENV = "CS182META_PROFILE"
 DATASET_ENV = "CS182META_DATASET"
@@ -59,7 +63,7 @@ def dataset() -> str:
     return chosen
 
 
-def device():
+def device() -> torch.device | None:
     """``$CS182META_DEVICE`` as a ``torch.device``, or ``None`` when unset.
 
     Raises ``RuntimeError`` when it is not a device name or the device is absent
