@@ -23,6 +23,7 @@ import nbformat
 
 from autograder import sources
 from autograder.leaks import find_leaks
+from cs182meta.settings import grading_environment
 
 DEFAULT_ROOT = sources.REPO / "build" / "course"
 CONFIG = Path(__file__).with_name("nbgrader_config.py")
@@ -40,8 +41,9 @@ class Course:
     def nbgrader(self, *args: str, check: bool = True, env: dict | None = None):
         """Run ``nbgrader ARGS`` in the course folder; raise GradingError on failure."""
         bin_dir = os.path.dirname(sys.executable)  # nbgrader runs `alembic` from PATH
-        full_env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-        full_env.pop("CS182META_PROFILE", None)  # under nbgrader the profile is `grading`
+        full_env = grading_environment(
+            {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+        )
         full_env.update(env or {})
         done = subprocess.run(
             [sys.executable, "-m", "nbgrader", *args],

@@ -49,6 +49,7 @@ from sqlalchemy.exc import SAWarning
 
 from autograder.course import Course
 from autograder.sandbox import error_output, is_test_cell, mark_unexecuted
+from cs182meta.settings import grading_environment
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def warm_cache(course: Course) -> Path:
     submission can change the data another one is graded on."""
     cache = course.root / "cache"
     if not any(cache.glob("*.npz")):
-        env = {**os.environ, "CS182META_CACHE": str(cache)}
+        env = grading_environment(os.environ, cache=cache)  # the dataset grading runs on
         subprocess.run([sys.executable, "-c", "from cs182meta.data import load; load(split='all')"],
                        env=env, check=True)
     return cache
@@ -157,7 +158,7 @@ class IsolatedGrader:
             work = Path(tmp) / "work"
             work.mkdir()
             nbformat.write(nb, work / "submission.ipynb")
-            env = {k: v for k, v in os.environ.items() if not k.startswith("CS182META_")}
+            env = grading_environment(os.environ, cache=Path(tmp) / "cache")
             env["HOME"] = tmp
             env["MPLBACKEND"] = "Agg"
             # Parallel kernels that each spin up all cores' worth of OpenMP threads slow
@@ -165,7 +166,6 @@ class IsolatedGrader:
             env["OMP_NUM_THREADS"] = str(self.threads)
             if self.cache is not None:
                 shutil.copytree(self.cache, Path(tmp) / "cache")
-                env["CS182META_CACHE"] = str(Path(tmp) / "cache")
             command = [sys.executable, "-m", "autograder.sandbox", "submission.ipynb",
                        str(Path(tmp) / "executed.ipynb"), f"--cell-timeout={self.limits.cell_s}"]
             env["PYTHONPATH"] = os.pathsep.join(

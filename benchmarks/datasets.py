@@ -48,6 +48,7 @@ from cs182meta.data.glyphs import load_glyphs  # noqa: E402
 from cs182meta.episodes import EpisodeSampler  # noqa: E402
 from cs182meta.evaluate import Interval, evaluate_episodes  # noqa: E402
 from cs182meta.models import Conv4  # noqa: E402
+from cs182meta.settings import CACHE_ENV  # noqa: E402
 
 OMNIGLOT = REPO.parent / "shared" / "data" / "omniglot"
 ZIPS = ("images_background_small1.zip", "images_background_small2.zip")
@@ -204,8 +205,8 @@ def part_timing() -> dict:
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     generate_s = float(out.stdout.strip().splitlines()[-1])
     with tempfile.TemporaryDirectory() as tmp:
-        old = os.environ.get("CS182META_CACHE")
-        os.environ["CS182META_CACHE"] = tmp
+        old = os.environ.get(CACHE_ENV)
+        os.environ[CACHE_ENV] = tmp
         try:
             load_glyphs("all")
             t = time.perf_counter()
@@ -213,9 +214,9 @@ def part_timing() -> dict:
             load_s = time.perf_counter() - t
         finally:
             if old is None:
-                del os.environ["CS182META_CACHE"]
+                del os.environ[CACHE_ENV]
             else:
-                os.environ["CS182META_CACHE"] = old
+                os.environ[CACHE_ENV] = old
     print(
         f"generate (1 core{', taskset' if pinned else ''}): {generate_s:.1f} s; "
         f"cache load of {ds}: {load_s:.2f} s",

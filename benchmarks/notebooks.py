@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autograder import sources  # noqa: E402
+from cs182meta.settings import PROFILE_ENV  # noqa: E402
 
 BASELINE = new_code_cell(
     "import resource as _r, torch as _t, torchvision as _tv\n"
@@ -41,7 +42,7 @@ def _value(cell, key: str) -> float:
 def run(name: str, profile: str) -> dict:
     nb = nbformat.read(sources.NOTEBOOKS / f"{name}.ipynb", 4)
     nb.cells = [BASELINE, *nb.cells, PEAK]
-    os.environ["CS182META_PROFILE"] = profile
+    os.environ[PROFILE_ENV] = profile
     client = NotebookClient(nb, timeout=1800, kernel_name="python3",
                             resources={"metadata": {"path": str(sources.NOTEBOOKS)}})
     start = time.perf_counter()

@@ -11,9 +11,18 @@ def cmd_info(args: argparse.Namespace) -> int:
     from cs182meta import __version__
     from cs182meta.data import available_offline
     from cs182meta.device import describe
+    from cs182meta.settings import effective
 
+    try:
+        settings = effective()
+    except (ValueError, RuntimeError) as err:
+        print(f"bad setting: {err}", file=sys.stderr)
+        return 2
     print(f"cs182meta {__version__}")
     print(describe())
+    print("settings:")
+    for setting in settings:
+        print(f"  {setting.variable:20s} {setting.value}  ({setting.source})")
     print("datasets available offline:")
     for name, status in available_offline().items():
         print(f"  {name:9s} {status}")
@@ -41,7 +50,9 @@ def cmd_episode(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cs182meta", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("info", help="the device, versions and datasets available offline")
+    commands.add_parser(
+        "info", help="the device, versions, settings (CS182META_*) and datasets available offline"
+    )
     episode = commands.add_parser("episode", help="save a picture of one sampled episode")
     episode.add_argument("--dataset", default=None, help="glyphs (default) or omniglot")
     episode.add_argument("--split", default="evaluation")

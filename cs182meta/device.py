@@ -1,7 +1,8 @@
 """Devices, seeds, timing and memory: the small utilities every notebook uses.
 
 ``pick_device()`` chooses CUDA, then Apple MPS, then the CPU; the environment variable
-``CS182META_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``) overrides the choice.
+``CS182META_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``; read by
+:mod:`cs182meta.settings`) overrides the choice.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-DEVICE_ENV = "CS182META_DEVICE"
+from cs182meta import settings
+from cs182meta.settings import DEVICE_ENV
 
 
 def _mps_available() -> bool:
@@ -51,6 +53,19 @@ def _check_available(device: torch.device) -> None:
     raise RuntimeError(f"device {str(device)!r} is not supported; use cpu, cuda[:N] or mps.")
 
 
+def checked_device(name: str | torch.device) -> torch.device:
+    """``name`` as a ``torch.device``; ``RuntimeError`` if it is not a device name or the
+    device is absent (no silent fallback to the CPU)."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise RuntimeError(
+            f"{name!r} is not a device name ({err}); use cpu, cuda, cuda:N or mps."
+        ) from None
+    _check_available(device)
+    return device
+
+
 def pick_device(preferred: str | torch.device | None = None) -> torch.device:
     """The device to compute on.
 
@@ -58,16 +73,11 @@ def pick_device(preferred: str | torch.device | None = None) -> torch.device:
     CUDA, MPS and CPU that is available. A device that is asked for but absent raises
     ``RuntimeError`` rather than silently falling back to the CPU.
     """
-    wanted = preferred if preferred is not None else os.environ.get(DEVICE_ENV, "").strip()
-    if wanted:
-        try:
-            device = torch.device(wanted)
-        except RuntimeError as err:
-            raise RuntimeError(
-                f"{wanted!r} is not a device name ({err}); use cpu, cuda, cuda:N or mps."
-            ) from None
-        _check_available(device)
-        return device
+    if preferred is not None:
+        return checked_device(preferred)
+    requested = settings.device()
+    if requested is not None:
+        return requested
     if torch.cuda.is_available():
         return torch.device("cuda")
     if _mps_available():

@@ -3,18 +3,20 @@
 nbgrader gives a test cell zero points if it writes anything to stderr, and tqdm writes
 its bars there. :func:`progress` therefore shows a bar only where someone is watching
 (a terminal, or a live Jupyter kernel) and is silent under nbgrader
-(``NBGRADER_EXECUTION`` set), under ``CS182META_PROGRESS=0``, and in non-interactive runs.
+(``NBGRADER_EXECUTION`` set), under ``CS182META_PROGRESS=0`` (:mod:`cs182meta.settings`),
+and in non-interactive runs.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
+
+from cs182meta import settings
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,7 @@ def evaluate_episodes(
 
 
 def _interactive() -> bool:
-    if os.environ.get("NBGRADER_EXECUTION"):
-        return False
-    if os.environ.get("CS182META_PROGRESS", "").strip().lower() in {"0", "false", "no", "off"}:
+    if settings.under_nbgrader() or not settings.progress():
         return False
     if "ipykernel" in sys.modules and type(sys.stderr).__module__.startswith("ipykernel"):
         return True

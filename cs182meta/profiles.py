@@ -6,31 +6,24 @@
 * ``quick`` — the CPU default: minutes of training, results worth looking at.
 * ``full`` — the GPU default: paper-scale runs.
 
-``CS182META_PROFILE`` picks one explicitly (outside nbgrader).
+``CS182META_PROFILE`` picks one explicitly (outside nbgrader); see :mod:`cs182meta.settings`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 
 import torch
 
-PROFILE_ENV = "CS182META_PROFILE"
-PROFILES = ("grading", "quick", "full")
+from cs182meta import settings
 
 
 def current_profile() -> str:
     """``grading`` under nbgrader, else ``$CS182META_PROFILE``, else quick (CPU) / full (GPU)."""
-    if os.environ.get("NBGRADER_EXECUTION"):
+    if settings.under_nbgrader():
         return "grading"
-    chosen = os.environ.get(PROFILE_ENV, "").strip().lower()
-    if chosen:
-        if chosen not in PROFILES:
-            raise ValueError(f"{PROFILE_ENV}={chosen!r} is not a profile; use one of {PROFILES}")
-        return chosen
-    return "full" if torch.cuda.is_available() else "quick"
+    return settings.profile() or ("full" if torch.cuda.is_available() else "quick")
 
 
 def by_profile(grading, quick, full):
@@ -61,7 +54,7 @@ def notebook_setup(seed: int = 0):
     from cs182meta.device import describe, pick_device, seed_everything
 
     profile = current_profile()
-    if os.environ.get("NBGRADER_EXECUTION"):
+    if settings.under_nbgrader():
         keep_stderr_clean()
     device = pick_device()
     seed_everything(seed)

@@ -33,3 +33,8 @@ def test_evaluation_subset_is_spread_over_the_split(fake_load):
 def test_impossible_subset_is_explained(fake_load, bad):
     with pytest.raises(ValueError, match="between 1 and the 10 classes"):
         load_meta_splits(eval_classes=bad)
+
+
+def test_the_sinusoid_family_is_a_clear_error():
+    with pytest.raises(ValueError, match="sinusoid is a regression task family.*glyphs or omniglot"):
+        load_meta_splits("sinusoid")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cs182meta.data import glyphs
-from cs182meta.data.cache import cache_dir
+from cs182meta.settings import cache_folder
 
 SMALL = 3  # alphabets: 2 background + 1 evaluation, 97 classes, generated in < 1 s
 
@@ -106,7 +106,7 @@ def test_cache_round_trip_and_version_key(fresh_cache, monkeypatch):
     monkeypatch.setattr(glyphs, "generate_glyphs", counting)
     first = glyphs.load_glyphs("evaluation", seed=3, num_alphabets=SMALL)
     assert len(calls) == 1
-    files = list(cache_dir().glob("glyphs-*.npz"))
+    files = list(cache_folder().glob("glyphs-*.npz"))
     assert len(files) == 1
     second = glyphs.load_glyphs("evaluation", seed=3, num_alphabets=SMALL)
     assert len(calls) == 1, "the second load must read the cache file"
@@ -117,7 +117,7 @@ def test_cache_round_trip_and_version_key(fresh_cache, monkeypatch):
     monkeypatch.setattr(glyphs, "GLYPHS_VERSION", glyphs.GLYPHS_VERSION + 100)
     glyphs.load_glyphs("evaluation", seed=3, num_alphabets=SMALL)
     assert len(calls) == 2
-    assert len(list(cache_dir().glob("glyphs-*.npz"))) == 2
+    assert len(list(cache_folder().glob("glyphs-*.npz"))) == 2
 
     glyphs.load_glyphs("evaluation", seed=3, num_alphabets=SMALL, use_cache=False)
     assert len(calls) == 3
@@ -125,7 +125,7 @@ def test_cache_round_trip_and_version_key(fresh_cache, monkeypatch):
 
 def test_stale_file_under_the_same_name_is_rebuilt(fresh_cache):
     glyphs.load_glyphs("background", seed=3, num_alphabets=SMALL)
-    (path,) = cache_dir().glob("glyphs-*.npz")
+    (path,) = cache_folder().glob("glyphs-*.npz")
     np.savez(path, images=np.zeros((1, 20, 1, 28, 28), np.uint8), __cache_key__=np.array("x"))
     ds = glyphs.load_glyphs("background", seed=3, num_alphabets=SMALL)
     assert len(ds) > 1

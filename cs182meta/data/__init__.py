@@ -11,22 +11,23 @@ Set ``CS182META_DATASET=omniglot`` to run a notebook on real Omniglot without ed
 
 from __future__ import annotations
 
-import os
-
+from cs182meta import settings
 from cs182meta.data.base import ClassDataset
+from cs182meta.settings import CLASS_DATASETS
 
-DATASET_ENV = "CS182META_DATASET"
-DATASETS = ("glyphs", "omniglot", "sinusoid")
+DATASETS = (*CLASS_DATASETS, "sinusoid")
 
 __all__ = ["ClassDataset", "DATASETS", "available_offline", "dataset_name", "load", "load_meta_splits"]
 
 
 def dataset_name(name: str | None = None) -> str:
-    """``name`` if given, else ``$CS182META_DATASET``, else ``"glyphs"``; validated."""
-    chosen = (name or os.environ.get(DATASET_ENV, "") or "glyphs").strip().lower()
+    """``name`` if given (one of :data:`DATASETS`), else ``$CS182META_DATASET``, else
+    ``"glyphs"``; validated."""
+    if not name:
+        return settings.dataset()
+    chosen = name.strip().lower()
     if chosen not in DATASETS:
-        source = "name" if name else DATASET_ENV
-        raise ValueError(f"unknown dataset {chosen!r} (from {source}); choose one of {DATASETS}")
+        raise ValueError(f"unknown dataset {chosen!r}; choose one of {', '.join(DATASETS)}")
     return chosen
 
 
@@ -65,7 +66,8 @@ def load_meta_splits(name: str | None = None, eval_classes: int | None = None, *
     """``(background, evaluation)``: the meta-training and held-out image splits.
 
     Args:
-        name: as in :func:`load` (``None``: ``$CS182META_DATASET``, else glyphs).
+        name: ``"glyphs"`` or ``"omniglot"`` (``None``: ``$CS182META_DATASET``, else
+            glyphs); ``"sinusoid"`` raises ``ValueError``, it has no classes.
         eval_classes: keep only this many evaluation classes, spread evenly over the
             split (every ``len // eval_classes``-th class), to keep a grading run short;
             ``None`` keeps them all.
@@ -74,8 +76,14 @@ def load_meta_splits(name: str | None = None, eval_classes: int | None = None, *
     Returns:
         two :class:`ClassDataset` s, ``[C_bg, E, 1, H, W]`` and ``[C_ev, E, 1, H, W]``.
     """
-    background = load(name, split="background", **kwargs)
-    evaluation = load(name, split="evaluation", **kwargs)
+    chosen = dataset_name(name)
+    if chosen not in CLASS_DATASETS:
+        raise ValueError(
+            f"{chosen} is a regression task family, not a class dataset; load_meta_splits "
+            f"takes {' or '.join(CLASS_DATASETS)} (use load({chosen!r}) for its tasks)"
+        )
+    background = load(chosen, split="background", **kwargs)
+    evaluation = load(chosen, split="evaluation", **kwargs)
     if eval_classes is not None:
         if not 1 <= eval_classes <= len(evaluation):
             raise ValueError(
@@ -89,7 +97,6 @@ def load_meta_splits(name: str | None = None, eval_classes: int | None = None, *
 
 def available_offline() -> dict[str, str]:
     """What each dataset needs to load here, without loading it."""
-    from cs182meta.data.cache import cache_dir
     from cs182meta.data.omniglot import find_omniglot
 
     found = find_omniglot()
@@ -99,7 +106,7 @@ def available_offline() -> dict[str, str]:
         else "not found (see `load_omniglot` for where it looks; download=True online)"
     )
     return {
-        "glyphs": f"yes (generated on first use, cached in {cache_dir()})",
+        "glyphs": f"yes (generated on first use, cached in {settings.cache_folder()})",
         "omniglot": omniglot,
         "sinusoid": "yes (sampled on the fly)",
     }

@@ -3,6 +3,7 @@
 Entries are ``.npz`` files named by a hash of everything that determines their content
 (dataset kind, generator version, parameters). The parameters are also stored inside the
 file and compared on load, so a stale or foreign file is rebuilt, never trusted.
+The folder is :func:`cs182meta.settings.cache_folder` (``$CS182META_CACHE``).
 """
 
 from __future__ import annotations
@@ -16,20 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_ENV = "CS182META_CACHE"
+from cs182meta import settings
+
 _META_KEY = "__cache_key__"
-
-
-def cache_dir() -> Path:
-    """The cache folder: ``$CS182META_CACHE``, else ``$XDG_CACHE_HOME/cs182meta``, else
-    ``~/.cache/cs182meta``. Created on first use."""
-    root = os.environ.get(CACHE_ENV)
-    if root:
-        path = Path(root).expanduser()
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        path = Path(base) / "cs182meta"
-    return path
 
 
 def _key_text(kind: str, params: dict) -> str:
@@ -39,7 +29,7 @@ def _key_text(kind: str, params: dict) -> str:
 def cache_path(kind: str, params: dict) -> Path:
     """Where the entry for ``kind`` built with ``params`` lives (it may not exist yet)."""
     digest = hashlib.sha256(_key_text(kind, params).encode()).hexdigest()[:16]
-    return cache_dir() / f"{kind}-{digest}.npz"
+    return settings.cache_folder() / f"{kind}-{digest}.npz"
 
 
 def _read(path: Path, key: str) -> dict[str, np.ndarray] | None:

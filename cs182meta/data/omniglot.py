@@ -9,8 +9,10 @@ Where the data comes from
     105x105 1-bit images, black strokes on white, 20 drawers per character.
 
     :func:`find_omniglot` looks, in order, in: ``root`` (when given, *only* there), else
-    ``$CS182META_OMNIGLOT``, ``./data``, ``./data/omniglot``, ``~/.cache/cs182meta/omniglot``,
-    ``~/data/omniglot`` and ``<repository>/../shared/data/omniglot``. In each place it
+    ``$CS182META_OMNIGLOT``, ``./data``, ``./data/omniglot``, ``<cache folder>/omniglot``
+    (``$CS182META_CACHE/omniglot``, by default ``~/.cache/cs182meta/omniglot``; see
+    :func:`cs182meta.settings.cache_folder`), ``~/data/omniglot`` and
+    ``<repository>/../shared/data/omniglot``. In each place it
     accepts ``<place>/<split>[.zip]`` and torchvision's ``<place>/omniglot-py/<split>[.zip]``.
     The first copy of each split wins; an extracted folder is preferred over its zip.
     When the full ``images_background`` is found the small splits are ignored (they are
@@ -60,11 +62,13 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from cs182meta import settings
+from cs182meta.settings import OMNIGLOT_ENV
+
 from . import cache
 from .base import ClassDataset
 
 LOADER_VERSION = 1
-ENV_VAR = "CS182META_OMNIGLOT"
 SPLITS = ("background", "evaluation", "all", "train", "val", "test")
 ROTATIONS = (0, 90, 180, 270)
 
@@ -108,13 +112,12 @@ def search_places(root: str | os.PathLike | None = None) -> list[Path]:
     """The folders searched for sources, in order (see the module docstring)."""
     if root is not None:
         return [Path(root).expanduser()]
-    places = []
-    if os.environ.get(ENV_VAR):
-        places.append(Path(os.environ[ENV_VAR]).expanduser())
+    chosen = settings.omniglot_folder()
+    places = [chosen] if chosen else []
     places += [
         Path("data").absolute(),
         Path("data/omniglot").absolute(),
-        Path.home() / ".cache/cs182meta/omniglot",
+        settings.cache_folder() / "omniglot",
         Path.home() / "data/omniglot",
         _repo_root().parent / "shared/data/omniglot",
     ]
@@ -162,15 +165,17 @@ def _not_found(root, needed: str) -> OmniglotNotFound:
         f"To get it: on a machine with internet call load_omniglot(..., download=True) "
         f"(uses torchvision.datasets.Omniglot), or copy the zips from "
         f"https://github.com/brendenlake/omniglot/tree/master/python into one of these "
-        f"folders, or set ${ENV_VAR} to the folder that holds them."
+        f"folders, or set ${OMNIGLOT_ENV} to the folder that holds them."
     )
 
 
 def _download(root, background: bool) -> None:
     from torchvision.datasets import Omniglot
 
-    default = Path.home() / ".cache/cs182meta/omniglot"
-    target = Path(root or os.environ.get(ENV_VAR) or default).expanduser()
+    if root:
+        target = Path(root).expanduser()
+    else:
+        target = settings.omniglot_folder() or settings.cache_folder() / "omniglot"
     target.mkdir(parents=True, exist_ok=True)
     Omniglot(str(target), background=background, download=True)
 
@@ -425,7 +430,7 @@ def load_omniglot(
         seed: seed of the train/val/test character split (unused by the other splits).
         download: fetch the full zips with torchvision first when they are missing
             (needs internet; into ``root``, ``$CS182META_OMNIGLOT`` or
-            ``~/.cache/cs182meta/omniglot``).
+            ``<cache folder>/omniglot``).
         use_cache: read and write the decoded-image cache.
 
     Returns:

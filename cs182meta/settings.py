@@ -1,0 +1,158 @@
+"""Every ``CS182META_*`` environment variable, read and validated in one place.
+
+Each function reads ``os.environ`` when it is called, so a changed environment (a
+test's monkeypatch, ``%env`` in a notebook) takes effect at once. A bad value raises an
+error that names the variable, what was wrong, and the values that work.
+``python -m cs182meta info`` prints the effective settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+PROFILE_ENV = "CS182META_PROFILE"
+DATASET_ENV = "CS182META_DATASET"
+DEVICE_ENV = "CS182META_DEVICE"
+OMNIGLOT_ENV = "CS182META_OMNIGLOT"
+CACHE_ENV = "CS182META_CACHE"
+PROGRESS_ENV = "CS182META_PROGRESS"
+VARIABLES = (PROFILE_ENV, DATASET_ENV, DEVICE_ENV, OMNIGLOT_ENV, CACHE_ENV, PROGRESS_ENV)
+
+PROFILES = ("grading", "quick", "full")
+CLASS_DATASETS = ("glyphs", "omniglot")  # what $CS182META_DATASET may name
+_PROGRESS_OFF = ("0", "false", "no", "off")
+_PROGRESS_ON = ("1", "true", "yes", "on")
+
+
+def _read(variable: str) -> str:
+    """The variable's value, stripped; ``""`` when unset."""
+    return os.environ.get(variable, "").strip()
+
+
+def under_nbgrader() -> bool:
+    """True while nbgrader (or the kit's grading sandbox) executes the notebook."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def profile() -> str | None:
+    """``$CS182META_PROFILE`` (one of :data:`PROFILES`), or ``None`` when unset."""
+    chosen = _read(PROFILE_ENV).lower()
+    if chosen and chosen not in PROFILES:
+        raise ValueError(
+            f"{PROFILE_ENV}={chosen!r} is not a profile; use one of {', '.join(PROFILES)}, "
+            f"or unset it (quick on a CPU, full on a GPU)"
+        )
+    return chosen or None
+
+
+def dataset() -> str:
+    """``$CS182META_DATASET`` (``glyphs`` or ``omniglot``), else ``"glyphs"``."""
+    chosen = _read(DATASET_ENV).lower() or "glyphs"
+    if chosen not in CLASS_DATASETS:
+        raise ValueError(
+            f"{DATASET_ENV}={chosen!r} is not a dataset the notebooks can switch to; "
+            f"use one of {', '.join(CLASS_DATASETS)}, or unset it (glyphs)"
+        )
+    return chosen
+
+
+def device() -> torch.device | None:
+    """``$CS182META_DEVICE`` as a ``torch.device``, or ``None`` when unset.
+
+    Raises ``RuntimeError`` when it is not a device name or the device is absent
+    (checked by :func:`cs182meta.device.checked_device`).
+    """
+    chosen = _read(DEVICE_ENV)
+    if not chosen:
+        return None
+    from cs182meta.device import checked_device
+
+    try:
+        return checked_device(chosen)
+    except RuntimeError as err:
+        raise RuntimeError(f"{DEVICE_ENV}={chosen!r}: {err}") from None
+
+
+def omniglot_folder() -> Path | None:
+    """``$CS182META_OMNIGLOT``: the folder searched first for Omniglot; ``None`` when unset."""
+    chosen = _read(OMNIGLOT_ENV)
+    return Path(chosen).expanduser() if chosen else None
+
+
+def cache_folder() -> Path:
+    """``$CS182META_CACHE``, else ``$XDG_CACHE_HOME/cs182meta``, else ``~/.cache/cs182meta``.
+
+    Datasets are cached here; Omniglot is also looked for in its ``omniglot`` subfolder.
+    """
+    chosen = _read(CACHE_ENV)
+    if chosen:
+        return Path(chosen).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cs182meta"
+
+
+def progress() -> bool:
+    """``$CS182META_PROGRESS``: ``False`` for 0/false/no/off, ``True`` for 1/true/yes/on
+    or unset (bars still appear only where someone watches)."""
+    chosen = _read(PROGRESS_ENV).lower()
+    if chosen and chosen not in _PROGRESS_OFF + _PROGRESS_ON:
+        raise ValueError(
+            f"{PROGRESS_ENV}={chosen!r} is not on or off; use 0 to turn progress bars off, "
+            f"1 (or unset it) to show them"
+        )
+    return chosen not in _PROGRESS_OFF
+
+
+def grading_environment(env: Mapping[str, str], cache: str | os.PathLike | None = None) -> dict:
+    """``env`` as student notebooks must be executed under, for release validation and
+    for grading alike: every ``CS182META_*`` variable removed except ``CS182META_CACHE``,
+    which is set to ``cache`` when given.
+
+    Removed: the profile (under nbgrader it is always ``grading``), the dataset, the
+    Omniglot folder and the device (grading runs on the default dataset and device),
+    progress (bars are off under nbgrader anyway, and a bad value must not fail a
+    student's notebook), and any unknown ``CS182META_*`` name. Kept: the cache, which
+    says where data is stored but not which data (entries are keyed by their parameters
+    and verified on load), so validation reuses the instructor's generated datasets; the
+    grader passes ``cache`` to give each sandbox its own copy instead.
+    """
+    kept = {k: v for k, v in env.items() if not k.startswith("CS182META_") or k == CACHE_ENV}
+    if cache is not None:
+        kept[CACHE_ENV] = str(cache)
+    return kept
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One variable's effective value, and whether it came from the environment or the
+    default."""
+
+    variable: str
+    value: str
+    source: str  # "environment", "default", or "nbgrader" (the profile under nbgrader)
+
+
+def effective() -> list[Setting]:
+    """Every variable's effective value (validated: a bad value raises)."""
+    from cs182meta.device import pick_device
+    from cs182meta.profiles import current_profile
+
+    def source(variable: str) -> str:
+        return "environment" if _read(variable) else "default"
+
+    omniglot = omniglot_folder()
+    return [
+        Setting(PROFILE_ENV, current_profile(),
+                "nbgrader" if under_nbgrader() else source(PROFILE_ENV)),
+        Setting(DATASET_ENV, dataset(), source(DATASET_ENV)),
+        Setting(DEVICE_ENV, str(pick_device()), source(DEVICE_ENV)),
+        Setting(OMNIGLOT_ENV, str(omniglot) if omniglot else "(not set)", source(OMNIGLOT_ENV)),
+        Setting(CACHE_ENV, str(cache_folder()), source(CACHE_ENV)),
+        Setting(PROGRESS_ENV, "on" if progress() else "off", source(PROGRESS_ENV)),
+    ]
