@@ -58,5 +58,5 @@ def notebook_setup(seed: int = 0):
         keep_stderr_clean()
     device = pick_device()
     seed_everything(seed)
-    print(f"profile: {profile} | {describe(device)}")
+    print(f"profile: {profile} | dataset: {settings.dataset()} | {describe(device)}")
     return profile, device

@@ -15,7 +15,6 @@ from autograder.leaks import find_leaks
 from autograder.samples import STDERR_NOISE, filled, sample_submissions
 from autograder.submissions import collect
 
-
 SOURCE = """\
 # %% [solution] id="sq"
 def square(x):

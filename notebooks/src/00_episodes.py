@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cs182meta import settings
 from cs182meta.data import load
 from cs182meta.episodes import EpisodeSampler
 from cs182meta.evaluate import evaluate_episodes
@@ -37,6 +38,7 @@ PROFILE, DEVICE = notebook_setup(seed=0)
 # more episodes. Set `CS182META_PROFILE` to choose one.
 
 # %% [parameters]
+DATASET = settings.dataset()  # $CS182META_DATASET: "glyphs" (default, made offline) or "omniglot"
 N_WAY = 5  # classes per task
 SHOTS = (1, 5, 10)  # K: examples per class in D_tr
 Q_QUERY = 5  # examples per class in D_ts
@@ -62,7 +64,7 @@ BASELINE_STEPS = 100  # gradient steps of the generic learner on one task
 # remembering old ones.
 
 # %% id="show-episode"
-evaluation = load(split="evaluation")
+evaluation = load(DATASET, split="evaluation")
 print(evaluation)
 episodes = EpisodeSampler(evaluation, n_way=N_WAY, k_shot=1, q_query=Q_QUERY, seed=0)
 episode = episodes[0]

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cs182meta import settings
 from cs182meta.data import load_meta_splits
 from cs182meta.episodes import EpisodeSampler
 from cs182meta.evaluate import mean_ci95, progress
@@ -55,6 +56,7 @@ PROFILE, DEVICE = notebook_setup(seed=0)
 # `full` is for a GPU and the paper's scale. Choose with `CS182META_PROFILE`.
 
 # %% [parameters]
+DATASET = settings.dataset()  # $CS182META_DATASET: "glyphs" (default, made offline) or "omniglot"
 N_WAY = 5  # classes per task
 ROUNDS = by_profile(grading=2, quick=2, full=9)  # R: labelled drawings per class in a sequence
 BATCH = by_profile(grading=4, quick=16, full=32)  # tasks per training step
@@ -77,7 +79,7 @@ EVAL_CLASSES = by_profile(grading=40, quick=None, full=None)  # None: all of the
 # networks never see during training.
 
 # %% id="data"
-background, evaluation = load_meta_splits(eval_classes=EVAL_CLASSES)  # a spread-out subset when grading
+background, evaluation = load_meta_splits(DATASET, eval_classes=EVAL_CLASSES)  # a spread-out subset when grading
 print("meta-training:", background)
 print("evaluation:   ", evaluation)
 

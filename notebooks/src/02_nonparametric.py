@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cs182meta import settings
 from cs182meta.data import load, load_meta_splits
 from cs182meta.episodes import EpisodeSampler
 from cs182meta.evaluate import evaluate_episodes, progress
@@ -48,6 +49,7 @@ PROFILE, DEVICE = notebook_setup(seed=0)
 # `CS182META_PROFILE`.
 
 # %% [parameters]
+DATASET = settings.dataset()  # $CS182META_DATASET: "glyphs" (default, made offline) or "omniglot"
 N_WAY = 5  # classes per test task
 SHOTS = (1, 5, 10)  # K at test time
 EVAL_QUERY = 10  # queries per class at test time (a class has 20 drawings, K <= 10)
@@ -72,7 +74,7 @@ MATCHING_SCALE = 10.0  # softmax(scale * cosine); Vinyals et al. use 1
 # networks never see during training.
 
 # %% id="data"
-background, evaluation = load_meta_splits(eval_classes=EVAL_CLASSES)  # a spread-out subset when grading
+background, evaluation = load_meta_splits(DATASET, eval_classes=EVAL_CLASSES)  # a spread-out subset when grading
 print("meta-training:", background)
 print("evaluation:   ", evaluation)
 

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
+from cs182meta import settings
 from cs182meta.data import load_meta_splits
 from cs182meta.data.sinusoid import SinusoidTasks
 from cs182meta.episodes import EpisodeSampler
@@ -63,6 +64,7 @@ PROFILE, DEVICE = notebook_setup(seed=0)
 # paper's scale. Choose with `CS182META_PROFILE`.
 
 # %% [parameters]
+DATASET = settings.dataset()  # $CS182META_DATASET: "glyphs" (default, made offline) or "omniglot"
 # Sinusoid regression (MAML section 5.1)
 SINE_SHOTS = (5, 10)  # K support points per task; one MAML network is trained for each K
 SINE_QUERY = 10  # query points per training task
@@ -744,7 +746,7 @@ for first_order in (False, True):
 # images are classified with $\phi$.
 
 # %% id="image-loop"
-background, evaluation = load_meta_splits(eval_classes=EVAL_CLASSES)  # a spread-out subset when grading
+background, evaluation = load_meta_splits(DATASET, eval_classes=EVAL_CLASSES)  # a spread-out subset when grading
 print("meta-training:", background)
 print("evaluation:   ", evaluation)
 
