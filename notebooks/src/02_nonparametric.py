@@ -470,11 +470,12 @@ assert torch.allclose(got, expected, rtol=1e-4, atol=1e-3), "logits differ from 
 # steps.
 
 # %% id="train-protonet"
-def meta_train(episode_loss, model, steps, seed):
-    """Adam on `episode_loss(model, episode)` over `steps` training tasks.
+def meta_train(name, episode_loss, model, steps, seed):
+    """Adam on `episode_loss(model, episode)` over `steps` training tasks; prints the time.
 
     Returns the per-step curves {"loss": [...], "accuracy": [...]} (query set of each task).
     """
+    start = time.perf_counter()
     sampler = EpisodeSampler(
         background, TRAIN_WAY, TRAIN_SHOT, TRAIN_QUERY, num_episodes=steps, seed=seed
     )
@@ -490,6 +491,8 @@ def meta_train(episode_loss, model, steps, seed):
         schedule.step()
         curves["loss"].append(loss.item())
         curves["accuracy"].append(float(accuracy))
+    seconds = time.perf_counter() - start
+    print(f"{name}: {steps} steps of {TRAIN_WAY}-way {TRAIN_SHOT}-shot in {seconds:.0f} s")
     return curves
 
 
@@ -502,10 +505,7 @@ def smooth(values, window=None):
 
 torch.manual_seed(0)
 protonet = Conv4().to(DEVICE)
-start = time.perf_counter()
-proto_curves = meta_train(protonet_loss, protonet, PROTO_STEPS, seed=1)
-proto_seconds = time.perf_counter() - start
-print(f"ProtoNet: {PROTO_STEPS} steps of {TRAIN_WAY}-way {TRAIN_SHOT}-shot in {proto_seconds:.0f} s")
+proto_curves = meta_train("ProtoNet", protonet_loss, protonet, PROTO_STEPS, seed=1)
 
 # %% [markdown] id="revisit-text"
 # ### The motivating picture, revisited
@@ -693,10 +693,7 @@ def matching_predict(model, episode):
 
 torch.manual_seed(0)
 matching_net = Conv4().to(DEVICE)
-start = time.perf_counter()
-matching_curves = meta_train(matching_loss, matching_net, MATCHING_STEPS, seed=2)
-matching_seconds = time.perf_counter() - start
-print(f"Matching Networks: {MATCHING_STEPS} steps of {TRAIN_WAY}-way {TRAIN_SHOT}-shot in {matching_seconds:.0f} s")
+matching_curves = meta_train("Matching Networks", matching_loss, matching_net, MATCHING_STEPS, seed=2)
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 plot_learning_curves(
