@@ -48,7 +48,8 @@ from nbgrader.preprocessors import (
 from sqlalchemy.exc import SAWarning
 
 from autograder.course import Course
-from autograder.sandbox import error_output, is_test_cell, mark_unexecuted
+from autograder.nbgrader_api import gradebook_url, is_test_cell
+from autograder.sandbox import error_output, mark_unexecuted
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class Outcome:
 
 
 def _resources(course: Course, assignment: str, student: str) -> dict:
-    return {"nbgrader": {"db_url": f"sqlite:///{course.root / 'gradebook.db'}",
+    return {"nbgrader": {"db_url": gradebook_url(course.root),
                          "assignment": assignment, "notebook": assignment,
                          "student": student}}
 

@@ -1,4 +1,5 @@
-"""What the kit knows about nbgrader, in one place: the course config and validation.
+"""What the kit knows about nbgrader, in one place: the gradebook, the course config,
+cell kinds and validation.
 
 ``python -m autograder.nbgrader_api validate NOTEBOOK RESULTS [--invert]`` runs nbgrader's
 ``Validator`` with the course config of the working directory and writes its result
@@ -15,6 +16,8 @@ import textwrap
 from pathlib import Path
 
 from nbconvert.filters import strip_ansi
+from nbgrader import utils
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.validator import Validator
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
@@ -22,11 +25,25 @@ from traitlets.config.loader import PyFileConfigLoader
 CONFIG_FILE = "nbgrader_config.py"
 
 
+def gradebook_url(root: Path | str) -> str:
+    """The gradebook of the course folder ``root``, as nbgrader finds it by default."""
+    return CourseDirectory(root=str(Path(root).resolve())).db_url
+
+
 def course_config(root: Path | str) -> Config:
     """The course folder's ``nbgrader_config.py`` (empty without one, as for nbgrader)."""
     if not (Path(root) / CONFIG_FILE).exists():
         return Config()
     return PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+
+
+def grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def is_test_cell(cell) -> bool:
+    """An autograded test cell: graded code that the student does not write."""
+    return cell.cell_type == "code" and bool(utils.is_grade(cell)) and not utils.is_solution(cell)
 
 
 # ---------------------------------------------------------------------- validate

@@ -11,8 +11,10 @@ import copy
 import re
 
 import nbformat
+from nbgrader.utils import is_solution
 
 from autograder.authoring import PlantedBug
+from autograder.nbgrader_api import grade_id
 
 _SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION\n?", re.M | re.S)
 
@@ -51,15 +53,13 @@ def _plant(text: str, bug: PlantedBug) -> str:
 
 def filled(release_nb, source_nb, bug: PlantedBug | None = None, noise: str = ""):
     """The release notebook with each solution cell answered from the source."""
-    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in source_nb.cells
-             if c.metadata.get("nbgrader", {}).get("solution")}
+    by_id = {grade_id(c): c for c in source_nb.cells if is_solution(c)}
     nb = copy.deepcopy(release_nb)
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("solution"):
+        if not is_solution(cell):
             continue
-        text = by_id[meta["grade_id"]].source
-        if bug is not None and bug.cell == meta["grade_id"]:
+        text = by_id[grade_id(cell)].source
+        if bug is not None and bug.cell == grade_id(cell):
             text = _plant(text, bug)
         cell.source = _answer(text, noise if cell.cell_type == "code" else "")
     return nb

@@ -21,14 +21,11 @@ from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 
+from autograder.nbgrader_api import is_test_cell
+
 
 def error_output(name: str, message: str):
     return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
-
-
-def is_test_cell(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
 
 
 def has_error(cell) -> bool:

@@ -11,6 +11,7 @@ from autograder import sources
 from autograder.authoring import PlantedBug, graded_tests, solution
 from autograder.course import Course, GradingError
 from autograder.leaks import find_leaks
+from autograder.nbgrader_api import grade_id
 from autograder.samples import STDERR_NOISE, filled, sample_submissions
 from autograder.submissions import collect
 
@@ -85,7 +86,7 @@ def test_every_planted_bug_applies_to_its_source():
         source = sources.load_source(name)
         nb = source.notebook()
         assert source.bugs, f"{name} plants no bug, so its tests are unproven"
-        ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+        ids = {grade_id(c) for c in nb.cells}
         for bug in source.bugs:
             assert bug.cell in ids and set(bug.loses) <= ids
             filled(nb, nb, bug=bug)  # raises unless `find` occurs exactly once

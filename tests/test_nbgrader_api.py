@@ -1,7 +1,16 @@
 """The kit's use of nbgrader (no kernels started)."""
 
+from nbformat.v4 import new_code_cell
+
+from autograder.authoring import graded_tests, solution
 from autograder.course import Course
-from autograder.nbgrader_api import course_config, describe_validation
+from autograder.nbgrader_api import (
+    course_config,
+    describe_validation,
+    grade_id,
+    gradebook_url,
+    is_test_cell,
+)
 
 
 def test_course_config_is_the_course_folders(tmp_path):
@@ -21,3 +30,17 @@ def test_validation_failures_name_each_cell_and_error():
     assert "The error was:\n\n    AssertionError" in text  # without the terminal colours
     assert "The following cell passed:\n\n    assert g() is None" in text
     assert "unknown: [1]" in describe_validation({"unknown": [1]})
+
+
+def test_gradebook_url_is_nbgraders_default(tmp_path):
+    assert gradebook_url(tmp_path) == f"sqlite:///{tmp_path.resolve() / 'gradebook.db'}"
+
+
+def test_test_cells_are_graded_code_the_student_does_not_write():
+    assert is_test_cell(graded_tests("t", 1, "assert True"))
+    assert not is_test_cell(solution("s", "### BEGIN SOLUTION\nx = 1\n### END SOLUTION"))
+    assert not is_test_cell(new_code_cell("x = 1"))
+    answer = graded_tests("a", 1, "x = 1")
+    answer.metadata["nbgrader"]["solution"] = True  # an autograded answer
+    assert not is_test_cell(answer)
+    assert grade_id(answer) == "a" and grade_id(new_code_cell("")) is None
