@@ -1,5 +1,5 @@
 """What the kit knows about nbgrader, in one place: the gradebook, the course config,
-cell kinds and validation.
+cell kinds, the autograde preprocessors, and validation.
 
 ``python -m autograder.nbgrader_api validate NOTEBOOK RESULTS [--invert]`` runs nbgrader's
 ``Validator`` with the course config of the working directory and writes its result
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from nbconvert.filters import strip_ansi
 from nbgrader import utils
+from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.validator import Validator
 from traitlets.config import Config
@@ -44,6 +45,21 @@ def grade_id(cell) -> str | None:
 def is_test_cell(cell) -> bool:
     """An autograded test cell: graded code that the student does not write."""
     return cell.cell_type == "code" and bool(utils.is_grade(cell)) and not utils.is_solution(cell)
+
+
+# ---------------------------------------------------------------------- autograde
+def autograde_preprocessors(config: Config) -> tuple[list[type], list[type]]:
+    """The preprocessor classes of nbgrader's ``autograde`` as configured:
+    ``(sanitize, autograde)`` — the second list executes the notebook and scores it."""
+    converter = Autograde(config=config)
+    return list(converter.sanitize_preprocessors), list(converter.autograde_preprocessors)
+
+
+def run_preprocessors(preprocessors, nb, resources):
+    """Apply each one in turn as nbgrader's exporter does: a disabled one does nothing."""
+    for preprocessor in preprocessors:
+        nb, resources = preprocessor(nb, resources)
+    return nb
 
 
 # ---------------------------------------------------------------------- validate

@@ -1,15 +1,20 @@
 """The kit's use of nbgrader (no kernels started)."""
 
-from nbformat.v4 import new_code_cell
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbformat.v4 import new_code_cell, new_notebook
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import Execute, OverwriteCells
 
 from autograder.authoring import graded_tests, solution
 from autograder.course import Course
+from autograder.isolated import sanitize_steps, score_steps
 from autograder.nbgrader_api import (
     course_config,
     describe_validation,
     grade_id,
     gradebook_url,
     is_test_cell,
+    run_preprocessors,
 )
 
 
@@ -44,3 +49,51 @@ def test_test_cells_are_graded_code_the_student_does_not_write():
     answer.metadata["nbgrader"]["solution"] = True  # an autograded answer
     assert not is_test_cell(answer)
     assert grade_id(answer) == "a" and grade_id(new_code_cell("")) is None
+
+
+# nbgrader 0.9's `autograde`; a change here must be read before it is accepted: every
+# preprocessor in these lists runs in the grader process, next to the gradebook.
+NBGRADER_SANITIZE = ["ClearOutput", "DeduplicateIds", "OverwriteKernelspec", "OverwriteCells",
+                     "CheckCellMetadata"]
+NBGRADER_AUTOGRADE = ["Execute", "IgnorePattern", "ClearMetadataPreprocessor", "LimitOutput",
+                      "SaveAutoGrades", "AssignLatePenalties", "CheckCellMetadata"]
+
+
+def _names(items):
+    return [(c if isinstance(c, type) else type(c)).__name__ for c in items]
+
+
+def test_the_grader_runs_nbgraders_autograde_preprocessors(tmp_path):
+    course = Course(tmp_path / "course")
+    course.prepare([])
+    config = course_config(course.root)
+    converter = Autograde(config=config)  # what `nbgrader autograde` would run
+    assert _names(converter.sanitize_preprocessors) == NBGRADER_SANITIZE
+    assert _names(converter.autograde_preprocessors) == NBGRADER_AUTOGRADE
+
+    sanitize = sanitize_steps(config)
+    assert [type(p) for p in sanitize] == converter.sanitize_preprocessors
+    assert next(p for p in sanitize if isinstance(p, OverwriteCells)).add_missing_cells
+    # The sandbox executes the notebook in a separate process instead of nbgrader's Execute.
+    assert [type(p) for p in score_steps(config)] == [
+        c for c in converter.autograde_preprocessors if c is not Execute]
+
+
+def test_grading_preprocessors_take_the_course_config(tmp_path):
+    (tmp_path / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.IgnorePattern.enabled = True\nc.IgnorePattern.pattern = 'noise'\n"
+        "c.LimitOutput.max_lines = 7\nc.ClearOutput.enabled = True\n")
+    config = course_config(tmp_path)
+    steps = {type(p).__name__: p for p in score_steps(config)}
+    assert steps["IgnorePattern"].enabled and steps["IgnorePattern"].pattern == "noise"
+    assert steps["LimitOutput"].max_lines == 7
+    assert not steps["ClearMetadataPreprocessor"].enabled  # off unless configured, as in nbgrader
+    assert {type(p).__name__: p for p in sanitize_steps(config)}["ClearOutput"].enabled
+
+
+def test_a_disabled_preprocessor_does_nothing():
+    nb = new_notebook(cells=[graded_tests("t", 1, "assert True")])
+    kept = run_preprocessors([ClearMetadataPreprocessor()], nb, {})
+    assert grade_id(kept.cells[0]) == "t"
+    cleared = run_preprocessors([ClearMetadataPreprocessor(enabled=True)], nb, {})
+    assert grade_id(cleared.cells[0]) is None
