@@ -24,7 +24,7 @@ from nbgrader.utils import is_grade
 
 from autograder import sources
 from autograder.course import Course
-from autograder.isolated import IsolatedGrader, Limits
+from autograder.isolated import GRADESCOPE_LIMITS, IsolatedGrader, Limits
 from autograder.nbgrader_api import grade_id, gradebook_url
 from autograder.submissions import collect
 
@@ -136,10 +136,6 @@ def _pick_submission(folder: Path, assignment: str) -> tuple[Path | None, str]:
                               f"name your file {assignment}.ipynb next time")
     found = ", ".join(p.name for p in folder.rglob("*") if p.is_file()) or "nothing"
     return None, f"expected a notebook named {assignment}.ipynb; found {found}"
-
-
-# Gradescope stops an autograder at its own timeout (10 min by default): stay inside it.
-GRADESCOPE_LIMITS = Limits(wall_s=540)
 
 
 def run(root: Path, assignment: str, limits: Limits = GRADESCOPE_LIMITS) -> dict:

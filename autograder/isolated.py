@@ -65,6 +65,10 @@ class Limits:
     memory_mb: int = 3072
 
 
+# Gradescope stops an autograder at its own timeout (10 min by default): stay inside it.
+GRADESCOPE_LIMITS = Limits(wall_s=540)
+
+
 @dataclass
 class Outcome:
     student: str

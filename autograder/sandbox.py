@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("notebook")
     parser.add_argument("out")
-    parser.add_argument("--cell-timeout", type=int, default=120)
+    parser.add_argument("--cell-timeout", type=int, required=True, help="seconds per cell")
     args = parser.parse_args(argv)
     nb = nbformat.read(args.notebook, as_version=4)
     os.environ["NBGRADER_EXECUTION"] = "autograde"

@@ -16,10 +16,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
-from autograder.__main__ import grade_pending
 from autograder.course import Course
 from autograder.grades import cell_scores
 from autograder.gradescope import build_zip
+from autograder.grading import grade_pending
 from autograder.isolated import IsolatedGrader, Limits, warm_cache
 from autograder.nbgrader_api import grade_id
 from autograder.samples import filled
