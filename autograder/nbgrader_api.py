@@ -56,7 +56,8 @@ def autograde_preprocessors(config: Config) -> tuple[list[type], list[type]]:
 
 
 def run_preprocessors(preprocessors, nb, resources):
-    """Apply each one in turn as nbgrader's exporter does: a disabled one does nothing."""
+    """Apply each one in turn as nbgrader's exporter does (a disabled one does nothing);
+    return the notebook."""
     for preprocessor in preprocessors:
         nb, resources = preprocessor(nb, resources)
     return nb
