@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import time
 from pathlib import Path
-
-import nbformat
 
 from autograder import sources
 from autograder.authoring import SourceError
 from autograder.course import DEFAULT_ROOT, Course, GradingError
-from autograder.grades import cell_scores, format_table
+from autograder.demo import run_demo
 from autograder.gradescope import build_zip
-from autograder.isolated import IsolatedGrader, Limits, warm_cache
-from autograder.samples import sample_submissions
-from autograder.submissions import collect
+from autograder.grading import autograde
+from autograder.isolated import Limits
+from autograder.samples import write_samples
 
 
 def _assignments(names: list[str] | None) -> list[str]:
@@ -44,43 +40,9 @@ def cmd_release(args) -> None:
         print(f"released {path} (leak check and validate --invert passed)")
 
 
-def grade_pending(course: Course, assignment: str, jobs: int, limits: Limits,
-                  force: bool = False, regrade: set[str] = frozenset()) -> None:
-    """Grade every collected submission of ``assignment`` that has no autograded copy
-    yet (all of them with ``force``; ``regrade`` names resubmitted students)."""
-    submitted = sorted(p.parent.parent.name for p in
-                       course.path("submitted").glob(f"*/{assignment}/{assignment}.ipynb"))
-    pending = [s for s in submitted if force or s in regrade
-               or not course.path("autograded", s, assignment, f"{assignment}.ipynb").exists()]
-    grader = IsolatedGrader(course, limits, cache=warm_cache(course))
-    start = time.perf_counter()
-    for outcome in grader.grade_all(assignment, pending, jobs=jobs):
-        note = f"  ({outcome.message})" if outcome.message else ""
-        print(f"  graded {outcome.student}: {outcome.score:g}/{outcome.max_score:g} in "
-              f"{outcome.seconds:.0f} s, peak {outcome.peak_mb:.0f} MB{note}")
-    if pending:
-        minutes = (time.perf_counter() - start) / 60
-        print(f"  {len(pending)} submissions in {minutes * 60:.0f} s with {jobs} job(s): "
-              f"{len(pending) / minutes:.1f} per minute")
-
-
 def cmd_autograde(args) -> None:
-    course = Course(args.course)
-    assignments = _assignments(args.assignment)
-    course.prepare(assignments)
-    collected, skipped = collect(course, args.submissions, assignments, replace=args.replace)
-    for reason in skipped:
-        print(f"skipped {reason}")
-    for item in collected:
-        print(f"{item.student:20s} {item.assignment:16s} {item.status}")
-    limits = Limits(wall_s=args.timeout, memory_mb=args.memory_mb)
-    for assignment in assignments:
-        if not course.path("release", assignment).exists():
-            course.release([assignment])
-        replaced = {c.student for c in collected
-                    if c.assignment == assignment and c.status == "replaced"}
-        grade_pending(course, assignment, args.jobs, limits, args.force, replaced)
-        print(f"\n{assignment}\n{format_table(cell_scores(course, assignment))}")
+    autograde(Course(args.course), args.submissions, _assignments(args.assignment), args.jobs,
+              Limits(wall_s=args.timeout, memory_mb=args.memory_mb), args.replace, args.force)
 
 
 def cmd_feedback(args) -> None:
@@ -91,34 +53,6 @@ def cmd_feedback(args) -> None:
 
 def cmd_export(args) -> None:
     print(f"grades written to {Course(args.course).export(args.to)}")
-
-
-def first_bug_per_exercise(bugs) -> set[str]:
-    """Sample names (``bug-<n>``) of the first planted bug of each exercise."""
-    first: dict[str, str] = {}
-    for number, bug in enumerate(bugs, start=1):
-        first.setdefault(bug.cell, f"bug-{number}")
-    return set(first.values())
-
-
-def write_samples(course: Course, assignments: list[str], out: Path,
-                  all_bugs: bool = True) -> list[str]:
-    """Write sample submissions (folder of student folders) for released assignments:
-    perfect, blank, noisy and one per planted bug (``all_bugs``) or per exercise."""
-    students = []
-    for assignment in assignments:
-        source_nb = nbformat.read(course.path("source", assignment, f"{assignment}.ipynb"), 4)
-        release_nb = nbformat.read(course.path("release", assignment, f"{assignment}.ipynb"), 4)
-        bugs = sources.planted_bugs(assignment)
-        chosen = first_bug_per_exercise(bugs)
-        for student, nb in sample_submissions(release_nb, source_nb, bugs).items():
-            if student.startswith("bug-") and not all_bugs and student not in chosen:
-                continue
-            folder = out / student
-            folder.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, folder / f"{assignment}.ipynb")
-            students.append(student)
-    return sorted(set(students))
 
 
 def cmd_gradescope(args) -> None:
@@ -138,34 +72,8 @@ def cmd_samples(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    start = time.perf_counter()
-    demo = Path(args.out).resolve()
-    if demo.exists():
-        shutil.rmtree(demo)  # the demo's own folder only; never the real course
-    course = Course(demo / "course")
-    assignments = _assignments(args.assignments)
-    print(f"1/5 release {', '.join(assignments)} (with leak check and validate --invert)")
-    course.release(assignments)
-    all_bugs = not args.one_bug_per_exercise
-    which = "one per planted bug" if all_bugs else "the first planted bug of each exercise"
-    print(f"2/5 sample submissions: perfect, blank, noisy (stderr), {which}")
-    write_samples(course, assignments, demo / "submissions", all_bugs=all_bugs)
-    collect(course, demo / "submissions", assignments)
-    print("3/5 autograde (isolated, 2 at a time)")
-    for assignment in assignments:
-        grade_pending(course, assignment, jobs=2, limits=Limits())
-        print(f"\n{assignment}\n{format_table(cell_scores(course, assignment))}\n")
-        graded = cell_scores(course, assignment)
-        for number, bug in enumerate(sources.planted_bugs(assignment), start=1):
-            if f"bug-{number}" in graded:
-                print(f"  bug-{number}: {bug.cell}: {bug.why}")
-    print("\n4/5 feedback")
-    for assignment in assignments:
-        course.feedback(assignment)
-    print(f"    {course.path('feedback')}/<student>/<assignment>/*.html")
-    print("5/5 export")
-    print(f"    {course.export(demo / 'grades.csv')}")
-    print(f"demo finished in {time.perf_counter() - start:.0f} s")
+    run_demo(Path(args.out), _assignments(args.assignments),
+             all_bugs=not args.one_bug_per_exercise)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="replace a collected submission that differs (the old one is archived)")
     p.add_argument("--force", action="store_true", help="regrade already graded submissions")
     p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at once")
-    p.add_argument("--timeout", type=float, default=600, help="seconds per submission")
-    p.add_argument("--memory-mb", type=int, default=3072, help="memory per submission")
+    p.add_argument("--timeout", type=float, default=Limits.wall_s, help="seconds per submission")
+    p.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="memory per submission")
     p = commands.add_parser("feedback", help="HTML feedback per student")
     p.add_argument("assignments", nargs="*")
     p = commands.add_parser("export", help="grades as CSV")

@@ -13,16 +13,19 @@ Layout under ``root`` (default ``build/course``; git ignores ``build/``)::
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 
 from autograder import sources
 from autograder.leaks import find_leaks
+from autograder.nbgrader_api import describe_validation
 from cs182meta.settings import grading_environment
 
 DEFAULT_ROOT = sources.REPO / "build" / "course"
@@ -38,15 +41,17 @@ class Course:
         self.root = Path(root).resolve()
 
     # ------------------------------------------------------------------ nbgrader
-    def nbgrader(self, *args: str, check: bool = True, env: dict | None = None):
-        """Run ``nbgrader ARGS`` in the course folder; raise GradingError on failure."""
+    def nbgrader(self, *args: str, check: bool = True, env: dict | None = None,
+                 module: str = "nbgrader"):
+        """Run ``nbgrader ARGS`` in the course folder (``python -m MODULE ARGS`` for another
+        program on nbgrader's API); raise GradingError on failure."""
         bin_dir = os.path.dirname(sys.executable)  # nbgrader runs `alembic` from PATH
         full_env = grading_environment(
             {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
         )
         full_env.update(env or {})
         done = subprocess.run(
-            [sys.executable, "-m", "nbgrader", *args],
+            [sys.executable, "-m", module, *args],
             cwd=self.root, env=full_env, capture_output=True, text=True, check=False,
         )
         if check and done.returncode != 0:
@@ -94,23 +99,32 @@ class Course:
             released.append(release)
         return released
 
-    def _validate(self, notebook: Path, expected: str, problem: str, *flags: str) -> None:
-        done = self.nbgrader("validate", *flags, str(notebook), check=False)
-        if expected not in done.stdout:
-            raise GradingError(
-                f"`nbgrader validate {' '.join(flags)} {notebook.name}`: {problem}:\n"
-                f"{done.stdout[-3000:]}{done.stderr[-2000:]}"
-            )
+    def _validate(self, notebook: Path, problem: str, *flags: str) -> None:
+        """nbgrader's Validator on ``notebook`` (see :func:`autograder.nbgrader_api.validate`)
+        with the same environment as the nbgrader commands; raise unless it passes."""
+        kit = str(Path(__file__).resolve().parents[1])  # `autograder` for the child
+        with tempfile.TemporaryDirectory(prefix="cs182meta-validate-") as tmp:
+            out = Path(tmp) / "results.json"
+            done = self.nbgrader(
+                "validate", str(notebook), str(out), *flags, module="autograder.nbgrader_api",
+                check=False, env={"PYTHONPATH": os.pathsep.join(
+                    filter(None, [kit, os.environ.get("PYTHONPATH")]))})
+            results = json.loads(out.read_text()) if out.exists() else None
+        if results == {}:
+            return
+        details = (describe_validation(results) if results
+                   else f"{done.stdout[-3000:]}{done.stderr[-2000:]}")
+        raise GradingError(
+            f"`nbgrader validate {' '.join(flags)} {notebook.name}`: {problem}:\n{details}"
+        )
 
     def check_source_passes(self, source: Path) -> None:
-        self._validate(source, "Success! Your notebook passes all the tests.",
-                       "the source notebook, with its solutions, fails its own tests "
-                       "(nothing was released)")
+        self._validate(source, "the source notebook, with its solutions, fails its own tests "
+                               "(nothing was released)")
 
     def check_blank_fails(self, release: Path) -> None:
-        self._validate(release, "Success! The notebook does not pass any tests.",
-                       "some tests pass on the blank release, so they cannot tell a blank "
-                       "answer from a right one", "--invert")
+        self._validate(release, "some tests pass on the blank release, so they cannot tell a "
+                                "blank answer from a right one", "--invert")
 
     def feedback(self, assignment: str) -> Path:
         self.nbgrader("generate_feedback", assignment, "--force")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.course import Course
+from autograder.nbgrader_api import gradebook_url
 
 
 def cell_scores(course: Course, assignment: str) -> dict[str, dict[str, tuple[float, float]]]:
     """``{student: {grade_id: (score, max_score)}}`` for autograded test cells."""
-    url = f"sqlite:///{course.root / 'gradebook.db'}"
     table = {}
-    with Gradebook(url) as gradebook:
+    with Gradebook(gradebook_url(course.root)) as gradebook:
         for student in gradebook.students:
             try:
                 notebook = gradebook.find_submission_notebook(assignment, assignment, student.id)

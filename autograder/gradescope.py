@@ -20,10 +20,12 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
+from nbgrader.utils import is_grade
 
 from autograder import sources
 from autograder.course import Course
-from autograder.isolated import IsolatedGrader, Limits
+from autograder.isolated import GRADESCOPE_LIMITS, IsolatedGrader, Limits
+from autograder.nbgrader_api import grade_id, gradebook_url
 from autograder.submissions import collect
 
 STUDENT = "student"
@@ -78,15 +80,14 @@ def build_zip(course: Course, assignment: str, out_dir: Path) -> Path:
 
 
 def _tests_from_gradebook(course: Course, assignment: str) -> list[dict]:
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course.root)) as gb:
         notebook = gb.find_notebook(assignment, assignment)
         return [{"name": cell.name, "max_score": cell.max_score}
                 for cell in notebook.grade_cells if cell.cell_type == "code"]
 
 
 def _has_hidden_tests(source_nb) -> set[str]:
-    return {c.metadata["nbgrader"]["grade_id"] for c in source_nb.cells
-            if "BEGIN HIDDEN TESTS" in c.source and c.metadata.get("nbgrader", {}).get("grade")}
+    return {grade_id(c) for c in source_nb.cells if "BEGIN HIDDEN TESTS" in c.source and is_grade(c)}
 
 
 def _cell_output(cell) -> str:
@@ -100,11 +101,10 @@ def results_for(course: Course, assignment: str, hidden: set[str], message: str)
     cells = {}
     if autograded.exists():
         nb = nbformat.read(autograded, 4)
-        cells = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
-                 if c.metadata.get("nbgrader", {}).get("grade_id")}
+        cells = {grade_id(c): c for c in nb.cells if grade_id(c)}
     scores = {}
     if autograded.exists():
-        with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+        with Gradebook(gradebook_url(course.root)) as gb:
             sub = gb.find_submission_notebook(assignment, assignment, STUDENT)
             scores = {g.name: g.score for g in sub.grades}
     tests = []
@@ -136,10 +136,6 @@ def _pick_submission(folder: Path, assignment: str) -> tuple[Path | None, str]:
                               f"name your file {assignment}.ipynb next time")
     found = ", ".join(p.name for p in folder.rglob("*") if p.is_file()) or "nothing"
     return None, f"expected a notebook named {assignment}.ipynb; found {found}"
-
-
-# Gradescope stops an autograder at its own timeout (10 min by default): stay inside it.
-GRADESCOPE_LIMITS = Limits(wall_s=540)
 
 
 def run(root: Path, assignment: str, limits: Limits = GRADESCOPE_LIMITS) -> dict:

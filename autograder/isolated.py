@@ -5,12 +5,17 @@ gradebook and every other submission. Here each submission is graded in three st
 
 1. **sanitize** (this process): read the submission, restore the read-only and test
    cells from the gradebook (hidden tests included, deleted cells added back), clear
-   outputs — nbgrader's own preprocessors;
+   outputs — nbgrader's own sanitize preprocessors;
 2. **execute** (a child process, :mod:`autograder.sandbox`): in a throwaway folder
    holding only that notebook and a private copy of the dataset cache, with a per-cell
    timeout, a wall-time limit for the whole submission and a memory limit on its
    process tree;
-3. **score** (this process): nbgrader's ``SaveAutoGrades`` writes the scores.
+3. **score** (this process): the rest of nbgrader's autograde preprocessors
+   (``SaveAutoGrades`` writes the scores).
+
+Both lists are nbgrader's (``nbgrader.converters.Autograde``), configured by the course's
+``nbgrader_config.py``; see :func:`sanitize_steps` and :func:`score_steps` for the two
+places the kit differs.
 
 Only this process reads or writes the gradebook and the course folder, one submission
 at a time; the children run ``jobs`` at once.
@@ -33,22 +38,22 @@ from pathlib import Path
 
 import nbformat
 import psutil
+from nbconvert.preprocessors import ExecutePreprocessor
 from nbformat.v4 import new_markdown_cell
 from nbgrader.api import Gradebook
-from nbgrader.preprocessors import (
-    AssignLatePenalties,
-    CheckCellMetadata,
-    ClearOutput,
-    DeduplicateIds,
-    LimitOutput,
-    OverwriteCells,
-    OverwriteKernelspec,
-    SaveAutoGrades,
-)
+from nbgrader.preprocessors import OverwriteCells
 from sqlalchemy.exc import SAWarning
+from traitlets.config import Config
 
 from autograder.course import Course
-from autograder.sandbox import error_output, is_test_cell, mark_unexecuted
+from autograder.nbgrader_api import (
+    autograde_preprocessors,
+    course_config,
+    gradebook_url,
+    is_test_cell,
+    run_preprocessors,
+)
+from autograder.sandbox import error_output, mark_unexecuted
 from cs182meta.settings import grading_environment
 
 
@@ -59,6 +64,10 @@ class Limits:
     wall_s: float = 600.0
     cell_s: int = 120
     memory_mb: int = 3072
+
+
+# Gradescope stops an autograder at its own timeout (10 min by default): stay inside it.
+GRADESCOPE_LIMITS = Limits(wall_s=540)
 
 
 @dataclass
@@ -73,15 +82,26 @@ class Outcome:
 
 
 def _resources(course: Course, assignment: str, student: str) -> dict:
-    return {"nbgrader": {"db_url": f"sqlite:///{course.root / 'gradebook.db'}",
+    return {"nbgrader": {"db_url": gradebook_url(course.root),
                          "assignment": assignment, "notebook": assignment,
                          "student": student}}
 
 
-def _run(preprocessors, nb, resources):
-    for preprocessor in preprocessors:
-        nb, resources = preprocessor.preprocess(nb, resources)
-    return nb
+def sanitize_steps(config: Config) -> list:
+    """nbgrader's sanitize preprocessors, configured."""
+    sanitize, _ = autograde_preprocessors(config)
+    # nbgrader leaves out a test cell that the student deleted; the kit adds it back from
+    # the gradebook, so it runs (and shows in the feedback) like any other test.
+    return [cls(config=config, add_missing_cells=True) if issubclass(cls, OverwriteCells)
+            else cls(config=config) for cls in sanitize]
+
+
+def score_steps(config: Config) -> list:
+    """nbgrader's autograde preprocessors that follow execution, configured."""
+    _, autograde = autograde_preprocessors(config)
+    # Student code runs in the sandbox process (autograder.sandbox), never in this one,
+    # which holds the gradebook: nbgrader's in-process Execute is left out.
+    return [cls(config=config) for cls in autograde if not issubclass(cls, ExecutePreprocessor)]
 
 
 def _unreadable(course: Course, assignment: str, reason: str):
@@ -109,6 +129,7 @@ def warm_cache(course: Course) -> Path:
 class IsolatedGrader:
     def __init__(self, course: Course, limits: Limits = Limits(), cache: Path | None = None):
         self.course = course
+        self.config = course_config(course.root)
         self.limits = limits
         self.cache = cache  # warm dataset cache, copied into each sandbox
         self._db = threading.Lock()  # gradebook and course folder: one writer
@@ -131,16 +152,12 @@ class IsolatedGrader:
                 nbformat.validate(nb)
             except Exception as err:  # noqa: BLE001 — any unreadable file is the same case
                 return None, f"{submitted.name} is not a valid notebook ({err.__class__.__name__})"
-            pre = [ClearOutput(), DeduplicateIds(), OverwriteKernelspec(),
-                   OverwriteCells(add_missing_cells=True), CheckCellMetadata()]
-            return _run(pre, nb, resources), ""
+            return run_preprocessors(sanitize_steps(self.config), nb, resources), ""
 
     def score(self, assignment: str, student: str, nb) -> tuple[float, float]:
         resources = _resources(self.course, assignment, student)
         with self._db:
-            nb = _run([LimitOutput(), SaveAutoGrades(),
-                       AssignLatePenalties(), CheckCellMetadata()],
-                      nb, resources)
+            nb = run_preprocessors(score_steps(self.config), nb, resources)
             out = self.course.path("autograded", student, assignment)
             out.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, out / f"{assignment}.ipynb")

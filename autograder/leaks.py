@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from autograder.nbgrader_api import grade_id
+
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 _REGION = re.compile(
     r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.DOTALL
@@ -31,7 +33,7 @@ def find_leaks(source_nb, release_nb) -> list[str]:
     secret, _ = _secret_and_public_lines(source_nb)
     problems = []
     for index, cell in enumerate(release_nb.cells):
-        where = f"cell {index} ({cell.metadata.get('nbgrader', {}).get('grade_id', cell.cell_type)})"
+        where = f"cell {index} ({grade_id(cell) or cell.cell_type})"
         for marker in MARKERS:
             if marker in cell.source:
                 problems.append(f"{where}: contains the marker '### {marker}'")

@@ -2,17 +2,23 @@
 
 For an assignment: ``perfect`` (every solution filled in), ``blank`` (the release as is),
 ``noisy`` (perfect, but the student's functions also write progress bars, warnings and
-text to stderr while the tests call them) and one ``bug-<n>`` per planted bug.
+text to stderr while the tests call them) and one ``bug-<n>`` per planted bug
+(:func:`bug_sample_name`).
 """
 
 from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_solution
 
+from autograder import sources
 from autograder.authoring import PlantedBug
+from autograder.course import Course
+from autograder.nbgrader_api import grade_id
 
 _SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION\n?", re.M | re.S)
 
@@ -25,6 +31,19 @@ for _ in _tqdm(range(3), desc="student progress bar"):
 _warnings.warn("a warning from the student's code")
 print("student debug output on stderr", file=_sys.stderr)
 """
+
+
+def bug_sample_name(number: int) -> str:
+    """The student id of the sample with the ``number``-th planted bug (from 1)."""
+    return f"bug-{number}"
+
+
+def first_bug_per_exercise(bugs: list[PlantedBug]) -> set[str]:
+    """Sample names of the first planted bug of each exercise."""
+    first: dict[str, str] = {}
+    for number, bug in enumerate(bugs, start=1):
+        first.setdefault(bug.cell, bug_sample_name(number))
+    return set(first.values())
 
 
 def _answer(source_cell_text: str, noise: str = "") -> str:
@@ -51,15 +70,13 @@ def _plant(text: str, bug: PlantedBug) -> str:
 
 def filled(release_nb, source_nb, bug: PlantedBug | None = None, noise: str = ""):
     """The release notebook with each solution cell answered from the source."""
-    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in source_nb.cells
-             if c.metadata.get("nbgrader", {}).get("solution")}
+    by_id = {grade_id(c): c for c in source_nb.cells if is_solution(c)}
     nb = copy.deepcopy(release_nb)
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("solution"):
+        if not is_solution(cell):
             continue
-        text = by_id[meta["grade_id"]].source
-        if bug is not None and bug.cell == meta["grade_id"]:
+        text = by_id[grade_id(cell)].source
+        if bug is not None and bug.cell == grade_id(cell):
             text = _plant(text, bug)
         cell.source = _answer(text, noise if cell.cell_type == "code" else "")
     return nb
@@ -73,7 +90,28 @@ def sample_submissions(release_nb, source_nb, bugs: list[PlantedBug]) -> dict:
         "noisy": filled(release_nb, source_nb, noise=STDERR_NOISE),
     }
     for number, bug in enumerate(bugs, start=1):
-        samples[f"bug-{number}"] = filled(release_nb, source_nb, bug=bug)
+        samples[bug_sample_name(number)] = filled(release_nb, source_nb, bug=bug)
     for nb in samples.values():
         nbformat.validate(nb)
     return samples
+
+
+def write_samples(course: Course, assignments: list[str], out: Path,
+                  all_bugs: bool = True) -> list[str]:
+    """Write sample submissions (folder of student folders) for released assignments:
+    perfect, blank, noisy and one per planted bug (``all_bugs``) or per exercise."""
+    students = []
+    for assignment in assignments:
+        source_nb = nbformat.read(course.path("source", assignment, f"{assignment}.ipynb"), 4)
+        release_nb = nbformat.read(course.path("release", assignment, f"{assignment}.ipynb"), 4)
+        bugs = sources.planted_bugs(assignment)
+        left_out = set() if all_bugs else (
+            {bug_sample_name(n) for n in range(1, len(bugs) + 1)} - first_bug_per_exercise(bugs))
+        for student, nb in sample_submissions(release_nb, source_nb, bugs).items():
+            if student in left_out:
+                continue
+            folder = out / student
+            folder.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, folder / f"{assignment}.ipynb")
+            students.append(student)
+    return sorted(set(students))

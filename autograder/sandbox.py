@@ -21,14 +21,11 @@ from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 
+from autograder.nbgrader_api import is_test_cell
+
 
 def error_output(name: str, message: str):
     return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
-
-
-def is_test_cell(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
 
 
 def has_error(cell) -> bool:
@@ -61,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("notebook")
     parser.add_argument("out")
-    parser.add_argument("--cell-timeout", type=int, default=120)
+    parser.add_argument("--cell-timeout", type=int, required=True, help="seconds per cell")
     args = parser.parse_args(argv)
     nb = nbformat.read(args.notebook, as_version=4)
     os.environ["NBGRADER_EXECUTION"] = "autograde"

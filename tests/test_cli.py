@@ -1,6 +1,9 @@
 import subprocess
 import sys
 
+import autograder.__main__ as autograder_cli
+from autograder import sources
+from autograder.isolated import Limits
 from cs182meta.__main__ import main
 
 
@@ -15,3 +18,17 @@ def test_module_entry_point_runs():
         [sys.executable, "-m", "cs182meta", "--help"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and "info" in done.stdout
+
+
+def test_autograder_cli_defaults_are_the_grader_limits(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(autograder_cli, "autograde", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(autograder_cli, "run_demo", lambda *a, **k: calls.append((a, k)))
+    course = str(tmp_path / "course")
+    assert autograder_cli.main(["--course", course, "autograde", "subs"]) == 0
+    _, submissions, assignments, jobs, limits, replace, force = calls[0]
+    assert (submissions, jobs, limits, replace, force) == ("subs", 1, Limits(), False, False)
+    assert assignments == sources.assignments()
+    assert autograder_cli.main(["demo", "--one-bug-per-exercise", "00_episodes"]) == 0
+    assert calls[1][1] == {"all_bugs": False} and calls[1][0][1] == ["00_episodes"]
+    assert autograder_cli.main(["demo", "no_such_notebook"]) == 1

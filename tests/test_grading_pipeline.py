@@ -8,11 +8,12 @@ import nbformat
 import pytest
 
 from autograder import sources
-from autograder.__main__ import grade_pending, write_samples
 from autograder.course import Course
 from autograder.grades import cell_scores
+from autograder.grading import grade_pending
 from autograder.isolated import Limits
 from autograder.leaks import find_leaks
+from autograder.samples import bug_sample_name, write_samples
 from autograder.submissions import collect
 
 ASSIGNMENTS = sources.assignments()
@@ -62,7 +63,7 @@ def test_blank_submission_scores_zero(graded, assignment):
 )
 def test_each_planted_bug_loses_exactly_its_exercise(graded, assignment, number, bug):
     _, scores = graded
-    row = scores[assignment][f"bug-{number}"]
+    row = scores[assignment][bug_sample_name(number)]
     for cell, (score, maximum) in row.items():
         if cell in bug.loses:
             assert score == 0, f"bug {bug.why!r} was not caught by {cell}"

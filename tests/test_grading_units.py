@@ -12,7 +12,15 @@ from autograder import sources
 from autograder.authoring import PlantedBug, expand
 from autograder.course import Course, GradingError
 from autograder.leaks import find_leaks
-from autograder.samples import STDERR_NOISE, filled, sample_submissions
+from autograder.nbgrader_api import grade_id
+from autograder.samples import (
+    STDERR_NOISE,
+    bug_sample_name,
+    filled,
+    first_bug_per_exercise,
+    sample_submissions,
+    write_samples,
+)
 from autograder.submissions import collect
 
 SOURCE = """\
@@ -77,8 +85,8 @@ def test_a_bug_that_does_not_apply_is_an_error():
     with pytest.raises(ValueError, match="occurs 0 times"):
         filled(release, source, bug=PlantedBug("sq", "x ** 3", "x", ("sq_tests",)))
     samples = sample_submissions(release, source, [PlantedBug("sq", "x * x", "x + x", ("sq_tests",))])
-    assert set(samples) == {"perfect", "blank", "noisy", "bug-1"}
-    assert "result = x + x" in samples["bug-1"].cells[0].source
+    assert set(samples) == {"perfect", "blank", "noisy", bug_sample_name(1)}
+    assert "result = x + x" in samples[bug_sample_name(1)].cells[0].source
 
 
 def test_committed_notebooks_match_their_sources(tmp_path):
@@ -95,7 +103,7 @@ def test_every_planted_bug_applies_to_its_source():
         nb = sources.notebook(name)
         bugs = sources.planted_bugs(name)
         assert bugs, f"{name} plants no bug, so its tests are unproven"
-        ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+        ids = {grade_id(c) for c in nb.cells}
         for bug in bugs:
             assert bug.cell in ids and set(bug.loses) <= ids
             filled(nb, nb, bug=bug)  # raises unless `find` occurs exactly once
@@ -154,8 +162,20 @@ def test_collect_rejects_what_is_not_a_submission(tmp_path):
 
 
 def test_demo_samples_the_first_planted_bug_of_each_exercise():
-    from autograder.__main__ import first_bug_per_exercise
-
     bugs = [PlantedBug("a", "x", "y", ("a_tests",)), PlantedBug("b", "x", "y", ("b_tests",)),
             PlantedBug("a", "z", "w", ("a_tests",))]
-    assert first_bug_per_exercise(bugs) == {"bug-1", "bug-2"}
+    assert first_bug_per_exercise(bugs) == {bug_sample_name(1), bug_sample_name(2)}
+    assert bug_sample_name(2) == "bug-2"  # the student folder and score-table row
+
+
+def test_write_samples_one_bug_per_exercise(tmp_path):
+    name = sources.assignments()[0]
+    course = Course(tmp_path / "course")
+    for step in ("source", "release"):  # the source stands in for its release here
+        path = course.path(step, name, f"{name}.ipynb")
+        path.parent.mkdir(parents=True)
+        path.write_bytes((sources.NOTEBOOKS / f"{name}.ipynb").read_bytes())
+    bugs = sources.planted_bugs(name)
+    students = write_samples(course, [name], tmp_path / "subs", all_bugs=False)
+    assert students == sorted({"perfect", "blank", "noisy"} | first_bug_per_exercise(bugs))
+    assert sorted(p.parent.name for p in (tmp_path / "subs").glob(f"*/{name}.ipynb")) == students

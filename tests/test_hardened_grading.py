@@ -16,11 +16,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
-from autograder.__main__ import grade_pending
 from autograder.course import Course
 from autograder.grades import cell_scores
 from autograder.gradescope import build_zip
+from autograder.grading import grade_pending
 from autograder.isolated import IsolatedGrader, Limits, warm_cache
+from autograder.nbgrader_api import grade_id
 from autograder.samples import filled
 from autograder.submissions import collect
 
@@ -29,18 +30,17 @@ NN, GL = "nearest_neighbour_tests", "generic_learner_tests"
 LIMITS = Limits(wall_s=240, cell_s=20, memory_mb=2500)
 
 
-def _index(nb, grade_id):
-    return next(i for i, c in enumerate(nb.cells)
-                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+def _index(nb, wanted):
+    return next(i for i, c in enumerate(nb.cells) if grade_id(c) == wanted)
 
 
-def _insert_before(nb, grade_id, source):
-    nb.cells.insert(_index(nb, grade_id), new_code_cell(source))
+def _insert_before(nb, cell_id, source):
+    nb.cells.insert(_index(nb, cell_id), new_code_cell(source))
     return nb
 
 
-def _replace_solution(nb, grade_id, old, new):
-    cell = nb.cells[_index(nb, grade_id)]
+def _replace_solution(nb, cell_id, old, new):
+    cell = nb.cells[_index(nb, cell_id)]
     assert old in cell.source
     cell.source = cell.source.replace(old, new)
     return nb

@@ -1,0 +1,48 @@
+"""``python -m autograder demo``: the grading pipeline end to end on sample submissions."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from autograder import sources
+from autograder.course import Course
+from autograder.grades import cell_scores, format_table
+from autograder.grading import grade_pending
+from autograder.isolated import Limits
+from autograder.samples import bug_sample_name, write_samples
+from autograder.submissions import collect
+
+
+def run_demo(out: Path, assignments: list[str], all_bugs: bool = True) -> None:
+    """Release, write sample submissions (every planted bug, or the first of each
+    exercise), grade them two at a time, then feedback and grades, all under ``out``
+    (deleted first)."""
+    start = time.perf_counter()
+    demo = Path(out).resolve()
+    if demo.exists():
+        shutil.rmtree(demo)  # the demo's own folder only; never the real course
+    course = Course(demo / "course")
+    print(f"1/5 release {', '.join(assignments)} (with leak check and validate --invert)")
+    course.release(assignments)
+    which = "one per planted bug" if all_bugs else "the first planted bug of each exercise"
+    print(f"2/5 sample submissions: perfect, blank, noisy (stderr), {which}")
+    write_samples(course, assignments, demo / "submissions", all_bugs=all_bugs)
+    collect(course, demo / "submissions", assignments)
+    print("3/5 autograde (isolated, 2 at a time)")
+    for assignment in assignments:
+        grade_pending(course, assignment, jobs=2, limits=Limits())
+        graded = cell_scores(course, assignment)
+        print(f"\n{assignment}\n{format_table(graded)}\n")
+        for number, bug in enumerate(sources.planted_bugs(assignment), start=1):
+            name = bug_sample_name(number)
+            if name in graded:
+                print(f"  {name}: {bug.cell}: {bug.why}")
+    print("\n4/5 feedback")
+    for assignment in assignments:
+        course.feedback(assignment)
+    print(f"    {course.path('feedback')}/<student>/<assignment>/*.html")
+    print("5/5 export")
+    print(f"    {course.export(demo / 'grades.csv')}")
+    print(f"demo finished in {time.perf_counter() - start:.0f} s")

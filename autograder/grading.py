@@ -1,0 +1,50 @@
+"""Collect and autograde submissions, printing progress and the score table."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from autograder.course import Course
+from autograder.grades import cell_scores, format_table
+from autograder.isolated import IsolatedGrader, Limits, warm_cache
+from autograder.submissions import collect
+
+
+def grade_pending(course: Course, assignment: str, jobs: int, limits: Limits,
+                  force: bool = False, regrade: set[str] = frozenset()) -> None:
+    """Grade every collected submission of ``assignment`` that has no autograded copy
+    yet (all of them with ``force``; ``regrade`` names resubmitted students)."""
+    submitted = sorted(p.parent.parent.name for p in
+                       course.path("submitted").glob(f"*/{assignment}/{assignment}.ipynb"))
+    pending = [s for s in submitted if force or s in regrade
+               or not course.path("autograded", s, assignment, f"{assignment}.ipynb").exists()]
+    grader = IsolatedGrader(course, limits, cache=warm_cache(course))
+    start = time.perf_counter()
+    for outcome in grader.grade_all(assignment, pending, jobs=jobs):
+        note = f"  ({outcome.message})" if outcome.message else ""
+        print(f"  graded {outcome.student}: {outcome.score:g}/{outcome.max_score:g} in "
+              f"{outcome.seconds:.0f} s, peak {outcome.peak_mb:.0f} MB{note}")
+    if pending:
+        minutes = (time.perf_counter() - start) / 60
+        print(f"  {len(pending)} submissions in {minutes * 60:.0f} s with {jobs} job(s): "
+              f"{len(pending) / minutes:.1f} per minute")
+
+
+def autograde(course: Course, submissions: Path | str, assignments: list[str], jobs: int,
+              limits: Limits, replace: bool = False, force: bool = False) -> None:
+    """Collect ``submissions`` (a folder or LMS zip), release what is not released yet,
+    grade what is pending and print each assignment's score table."""
+    course.prepare(assignments)
+    collected, skipped = collect(course, submissions, assignments, replace=replace)
+    for reason in skipped:
+        print(f"skipped {reason}")
+    for item in collected:
+        print(f"{item.student:20s} {item.assignment:16s} {item.status}")
+    for assignment in assignments:
+        if not course.path("release", assignment).exists():
+            course.release([assignment])
+        replaced = {c.student for c in collected
+                    if c.assignment == assignment and c.status == "replaced"}
+        grade_pending(course, assignment, jobs, limits, force, replaced)
+        print(f"\n{assignment}\n{format_table(cell_scores(course, assignment))}")
