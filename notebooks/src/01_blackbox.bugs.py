@@ -82,6 +82,16 @@ BUGS = [
         why="the memory rows are not normalised",
     ),
     PlantedBug(
+        cell="cosine_read_weights",
+        find="return torch.softmax(strength * cosine, dim=-1)",
+        replace="return torch.softmax(strength * cosine, dim=-1).detach()",
+        loses=("mann_tests",),
+        why=(
+            "detaches the read weights: the values are right, but no gradient reaches the key "
+            "or the read strength, so the MANN's controller cannot learn where to read"
+        ),
+    ),
+    PlantedBug(
         cell="lrua_write_weights",
         find="share = torch.sigmoid(gate)",
         replace="share = gate",

@@ -212,6 +212,12 @@ for name, table in tables.items():
 #
 # Nothing here is fitted per task: a new task costs one forward pass.
 #
+# The lecture's "k-means for tasks": each prototype is the **cluster centre** of one
+# class in embedding space — the mean that k-means would compute for that cluster, with
+# the clusters given by the support labels instead of found by iterating — and a query
+# joins the nearest centre. Training $f_\theta$ shapes the space so that these
+# centres separate the classes.
+#
 # ## Exercise 2 — prototypes
 #
 # `prototypes(support_embeddings, support_y, n_way)`: `[N*K, D]` and `[N*K]` →

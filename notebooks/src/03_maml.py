@@ -803,8 +803,17 @@ image_results = {}  # method -> (accuracy, seconds per meta-step)
 # ### MAML (second order)
 #
 # One inner step of size $\alpha = 0.4$ in training, `TEST_INNER_STEPS` at test time,
-# as in the paper. (With `batch_stats_bn=True` the support and query sets of a task
-# are normalised separately — the "transductive" setting of the paper.)
+# as in the paper.
+#
+# A note on BatchNorm. The Conv-4 here (`batch_stats_bn=True`) normalises every
+# forward pass with the statistics of the images it is given: the support set in the
+# inner steps, and then the **whole query set of a task at once** when it is scored. So
+# a query's prediction depends on the other queries of its task — what Nichol et al.
+# (2018) call the *transductive* setting, and the protocol of Finn et al.'s code.
+# Notebook 02 does the opposite on purpose (the network in evaluation mode, each query
+# judged on its own, and a test that checks it). The accuracies of notebooks 02 and 03
+# are therefore not measured under the same protocol; transductive numbers tend to be
+# a little higher.
 
 # %% id="maml-images"
 maml_net = new_conv4(seed=0)
@@ -1078,8 +1087,9 @@ for name, p in twin.named_parameters():
 # %% [markdown] id="meta-sgd-text"
 # ### Meta-SGD on the image tasks
 #
-# The same loop as MAML, with $\alpha$ initialised to 0.4 everywhere and trained; at
-# test time the learned $\alpha$ is used for every inner step.
+# The same loop as MAML, with $\alpha$ initialised to 0.4 everywhere and trained.
+# $\alpha$ is learned for `TRAIN_INNER_STEPS` inner step(s), so it is evaluated with as
+# many: a step size tuned for one step can overshoot when applied three times.
 
 # %% id="meta-sgd"
 meta_sgd_net = new_conv4(seed=0)
@@ -1092,7 +1102,7 @@ seconds = meta_train_images(
     IMAGE_STEPS, seed=1, optimizer=optimizer,
 )
 learned_alphas = {name: a.detach() for name, a in meta_sgd_alphas.items()}
-image_results["Meta-SGD"] = (evaluate_images(meta_sgd_net, learned_alphas), seconds)
+image_results["Meta-SGD"] = (evaluate_images(meta_sgd_net, learned_alphas, steps=TRAIN_INNER_STEPS), seconds)
 
 print(f"{'method':18s} {'accuracy (%)':>24s} {'s / meta-step':>14s}")
 for name, (accuracy, seconds) in image_results.items():
@@ -1163,11 +1173,15 @@ plt.show()
 # steps, where the second uses the batch that first-order MAML uses as its query set,
 # Reptile's direction is $\alpha(g_0 + g_1)$ and $g_1$ *is* the first-order MAML
 # gradient (after one step on $g_0$'s batch): Reptile = joint-training gradient + FOMAML
-# gradient. They coincide when that first term vanishes (at a stationary point of the
-# average support loss), or, to first order in $\alpha$, in expectation: Nichol et al.
-# show that both updates consist of the average gradient plus a term $\propto \alpha$
-# that increases the inner product between gradients of different batches of the same
-# task (generalisation within a task), with different weights.
+# gradient. They do not coincide, not even in expectation. Expanding to second order
+# in $\alpha$ (Nichol et al., 2018), with AvgGrad the expected gradient at $\theta$ and
+# AvgGradInner the expected $\bar H_2 \bar g_1$ (the term that increases the inner
+# product between gradients of different batches of one task):
+# $E[g_\text{FOMAML}] = \text{AvgGrad} - \alpha\,\text{AvgGradInner} + O(\alpha^2)$ and, for
+# two steps, $E[g_\text{Reptile}] = 2\,\text{AvgGrad} - \alpha\,\text{AvgGradInner} + O(\alpha^2)$.
+# Same generalisation term, but Reptile weights the joint-training term twice, so the
+# directions agree only where AvgGrad vanishes (a stationary point of the average
+# loss); with one inner step Reptile is joint training alone.
 
 # %% [markdown] id="written-q4"
 # **Q4.** Look at the learned step sizes of Meta-SGD (the plot above). What does a
