@@ -20,12 +20,14 @@ the solution), and *survived* otherwise — a hole in the tests.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import pickle
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -306,6 +308,7 @@ def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: floa
             if mutant.key in equivalent:
                 results[exercise].status[mutant.key] = EQUIVALENT
         pending[exercise] = [m for m in found if m.key not in equivalent]
+    all_tests = {t for e in chosen for t in tests[e]}
     shell = _shell()
     try:
         for cell in nb.cells:
@@ -325,7 +328,10 @@ def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: floa
                 report(f"  {notebook}:{exercise} after {cell_id}: {len(alive)} alive")
             if cell.cell_type == "code":
                 with capture_output():
-                    shell.run_cell(cell.source, store_history=False, silent=True)
+                    result = shell.run_cell(cell.source, store_history=False, silent=True)
+                if cell_id in all_tests and not result.success:
+                    raise RuntimeError(f"{notebook} fails its own test cell {cell_id}: "
+                                       f"{result.error_in_exec!r}; mutants would be meaningless")
     finally:
         from IPython.core.interactiveshell import InteractiveShell
 
@@ -335,6 +341,42 @@ def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: floa
 
 def survivors(result: ExerciseResult) -> Iterator[str]:
     return (key for key, status in result.status.items() if status == SURVIVED)
+
+
+TARGET = 0.95  # killed share of the non-equivalent mutants, per exercise
+
+
+def mutate(notebooks: list[str], exercises: list[str] | None = None, limit_s: float = 60.0,
+           out: Path | None = None) -> list[ExerciseResult]:
+    """Analyse ``notebooks`` (``exercises`` only, if given, across them), print the table
+    and every survivor, optionally save the statuses as JSON; raise if a survivor is left."""
+    results = []
+    for notebook in notebooks:
+        names = sources.solution_ids(notebook)
+        chosen = [e for e in exercises if e in names] if exercises else names
+        if chosen:
+            print(f"{notebook}: {len(chosen)} exercise(s)", flush=True)
+            results += analyse(notebook, chosen, limit_s, report=lambda line: print(line, flush=True))
+    if exercises and not {r.exercise for r in results} >= set(exercises):
+        missing = sorted(set(exercises) - {r.exercise for r in results})
+        raise ValueError(f"no exercise {missing} in {notebooks}")
+    print(format_table(results))
+    left = [(r, key) for r in results for key in survivors(r)]
+    for r, key in left:
+        print(f"survived  {r.notebook}:{r.exercise}  {key}")
+    if out is not None:
+        out.write_text(json.dumps([asdict(r) for r in results], indent=1))
+    if left:
+        raise MutantsSurvived(
+            f"{len(left)} mutant(s) survived: strengthen the tests that should kill them, or — if "
+            "a mutant behaves exactly like the solution — list its key with the reason in "
+            "EQUIVALENT_MUTANTS of notebooks/src/NN_name.bugs.py"
+        )
+    return results
+
+
+class MutantsSurvived(RuntimeError):
+    """Some non-equivalent mutant passed every test of its exercise."""
 
 
 def format_table(results: list[ExerciseResult]) -> str:

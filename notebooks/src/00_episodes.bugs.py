@@ -25,4 +25,11 @@ BUGS = [
         loses=("generic_learner_tests",),
         why="never computes gradients, so the network stays at its initialization",
     ),
+    PlantedBug(
+        cell="generic_learner",
+        find="        optimizer.zero_grad()\n",
+        replace="",
+        loses=("generic_learner_tests",),
+        why="never clears the gradients: each step follows the sum of all gradients so far",
+    ),
 ]

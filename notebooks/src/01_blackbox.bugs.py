@@ -33,6 +33,19 @@ BUGS = [
         why="puts the one-hot on the wrong axis (item axis instead of the label axis)",
     ),
     PlantedBug(
+        cell="make_sequence",
+        find="order = torch.rand(batch, 2 * rounds + 1, n_way, generator=generator).argsort(dim=-1)",
+        replace=(
+            "order = torch.rand(batch, 1, n_way, generator=generator).argsort(dim=-1)\n"
+            "    order = torch.cat([order.roll(r, dims=-1) for r in range(2 * rounds + 1)], dim=1)"
+        ),
+        loses=("make_sequence_tests",),
+        why=(
+            "shifts one shuffled order by a slot every round: each round looks random, but the "
+            "labels of a query round can be read off the support round before it"
+        ),
+    ),
+    PlantedBug(
         cell="lstm_learner",
         find="self.lstm1(inputs, state1)",
         replace="self.lstm1(inputs.flip(1), state1)",

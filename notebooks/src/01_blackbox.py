@@ -144,8 +144,10 @@ print("evaluation:   ", evaluation)
 # Sequence round $2r$ holds query $r$ of every class, round $2r + 1$ holds shot $r$
 # of every class, each round in a random order drawn from `generator`
 # (`torch.rand(..., generator=generator)` or `torch.randperm(..., generator=generator)`),
-# independently for every round of every task. Build it with tensor operations (no
-# loop over tasks is needed, but one is allowed).
+# independently for every round: neither an item's position nor the order of earlier
+# rounds may say anything about its label. (The tasks of a batch may share their
+# orders or draw their own; either is fine.) Build it with tensor operations (no loop
+# over tasks is needed, but one is allowed).
 
 # %% [solution] id="make_sequence"
 def make_sequence(episode, generator=None):
@@ -256,16 +258,29 @@ again, again_targets = make_sequence(episode, torch.Generator().manual_seed(1))
 assert torch.equal(inputs, again) and torch.equal(targets, again_targets), (
     "the same generator seed must give the same sequences"
 )
-# The order must look random: over many rounds, class 0 sits in each slot about equally often.
-episode = fake_episode(batch=40, n_way=4, rounds=2)
+# The order must look random: in a long task, class 0 sits in each slot about equally
+# often, and a round's order is unrelated to the orders of the rounds before it.
+episode = fake_episode(batch=2, n_way=4, rounds=100)
 inputs, targets = make_sequence(episode, torch.Generator().manual_seed(2))
-per_round = check_sequence(episode, inputs, targets)
+per_round = check_sequence(episode, inputs, targets)  # (B, 2R+1, N): the class in each slot
 slot_of_class_0 = (per_round == 0).float().mean(dim=(0, 1))  # (N,)
 assert (slot_of_class_0 - 0.25).abs().max() < 0.12, (
     f"class 0 should land in each of the 4 slots of a round about 25% of the time, got {slot_of_class_0.tolist()}"
 )
-repeats = (per_round[:, 2:] == per_round[:, :-2]).all(dim=-1).float().mean().item()
-assert repeats < 0.2, "the rounds of a task must not share one order"
+slot_of = per_round.argsort(dim=-1)  # (B, 2R+1, N): the slot of each class
+for lag in (1, 2):
+    # Where the item in each slot of a round moves to `lag` rounds later, and which class
+    # takes the place of each class: both must vary like independent shuffles.
+    moves = slot_of[:, lag:].gather(-1, per_round[:, :-lag])
+    takes = per_round[:, lag:].gather(-1, slot_of[:, :-lag])
+    for relation in (moves, takes):
+        _, counts = relation.reshape(-1, 4).unique(dim=0, return_counts=True)
+        most_common = counts.max().item() / counts.sum().item()
+        assert most_common < 0.2, (
+            f"{100 * most_common:.0f}% of the rounds are one fixed rearrangement of the round "
+            f"{lag} before: the labels of a round can be read off earlier rounds; draw each "
+            "round's order independently"
+        )
 ### END HIDDEN TESTS
 
 # %% [markdown] id="show-sequence-text"

@@ -86,4 +86,11 @@ BUGS = [
         loses=("meta_sgd_setup_tests",),
         why="alpha does not require grad: it gets no gradient and never changes",
     ),
+    PlantedBug(
+        cell="maml_outer_loss_vmap",
+        find="return loss_fn(functional_call(model, phi, (x,)), y)",
+        replace="return F.mse_loss(functional_call(model, phi, (x,)), y)",
+        loses=("maml_outer_loss_vmap_tests",),
+        why="always uses the mean squared error, whatever loss_fn it is given",
+    ),
 ]

@@ -368,19 +368,21 @@ def _check_against_reference_loop(function, tolerance):
     batch = SinusoidTasks(seed=11).sample(4, 5, 7)
     sine_tasks = tuple(tensor.double() for tensor in batch[:4])  # (T=4, K=5, 1), ..., (T, Q=7, 1)
     sine_alpha = {name: 0.02 + 0.02 * torch.rand_like(p) for name, p in sine_params.items()}
-    for steps, step_size in [(1, 0.05), (2, sine_alpha)]:
+    # The Huber loss stands for any loss_fn other than the default MSE.
+    for steps, step_size, loss_fn in [(1, 0.05, F.mse_loss), (2, sine_alpha, F.mse_loss), (2, 0.05, F.huber_loss)]:
         for first_order in (False, True):
-            got = function(sine_net, sine_params, sine_tasks, steps, step_size, first_order=first_order)
-            expected = _reference_maml_outer_loss(sine_net, sine_params, sine_tasks, steps, step_size, first_order)
+            got = function(sine_net, sine_params, sine_tasks, steps, step_size, first_order=first_order, loss_fn=loss_fn)
+            expected = _reference_maml_outer_loss(sine_net, sine_params, sine_tasks, steps, step_size, first_order, loss_fn)
             got_grads = torch.autograd.grad(got, list(sine_params.values()))
             expected_grads = torch.autograd.grad(expected, list(sine_params.values()))
             assert abs(got.item() - expected.item()) <= tolerance * (1 + abs(expected.item())), (
                 f"meta-loss {got.item()} differs from the reference {expected.item()} "
-                f"(steps={steps}, first_order={first_order})"
+                f"(steps={steps}, first_order={first_order}, loss_fn={loss_fn.__name__})"
             )
             for name, a, b in zip(sine_params, got_grads, expected_grads):
                 assert torch.allclose(a, b, rtol=tolerance, atol=tolerance), (
-                    f"meta-gradient of {name} differs from the reference (steps={steps}, first_order={first_order})"
+                    f"meta-gradient of {name} differs from the reference (steps={steps}, "
+                    f"first_order={first_order}, loss_fn={loss_fn.__name__})"
                 )
 
 
