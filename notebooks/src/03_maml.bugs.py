@@ -94,3 +94,10 @@ BUGS = [
         why="always uses the mean squared error, whatever loss_fn it is given",
     ),
 ]
+
+# Reviewed mutants that behave exactly like the solution for every input the exercise
+# allows (autograder/mutation.py): `before -> after` of the changed lines, and why.
+EQUIVALENT_MUTANTS = {
+    'inner_adapt(model, params, train_x[t], train_y[t], steps, alpha, create_graph=False, loss_fn=loss_fn) -> inner_adapt(model, params, train_x[t], train_y[t], steps, alpha, create_graph=True, loss_fn=loss_fn)':
+        'the graph is kept but never used: the update is detached, its numbers are the same',
+}

@@ -368,8 +368,11 @@ def _check_against_reference_loop(function, tolerance):
     batch = SinusoidTasks(seed=11).sample(4, 5, 7)
     sine_tasks = tuple(tensor.double() for tensor in batch[:4])  # (T=4, K=5, 1), ..., (T, Q=7, 1)
     sine_alpha = {name: 0.02 + 0.02 * torch.rand_like(p) for name, p in sine_params.items()}
-    # The Huber loss stands for any loss_fn other than the default MSE.
-    for steps, step_size, loss_fn in [(1, 0.05, F.mse_loss), (2, sine_alpha, F.mse_loss), (2, 0.05, F.huber_loss)]:
+    # A loss that is not symmetric in its two arguments stands for any loss_fn but MSE.
+    def weighted_mse(predictions, targets):
+        return ((predictions - targets) ** 2 * torch.exp(0.3 * targets)).mean()
+
+    for steps, step_size, loss_fn in [(1, 0.05, F.mse_loss), (2, sine_alpha, F.mse_loss), (2, 0.05, weighted_mse)]:
         for first_order in (False, True):
             got = function(sine_net, sine_params, sine_tasks, steps, step_size, first_order=first_order, loss_fn=loss_fn)
             expected = _reference_maml_outer_loss(sine_net, sine_params, sine_tasks, steps, step_size, first_order, loss_fn)
@@ -935,6 +938,8 @@ assert abs(new["weight"].item() - expected.item()) < 1e-5, (
 assert w.item() == 2.0, f"params must not change, w is now {w.item()}"
 assert not new["weight"].requires_grad, "the new meta-parameters must be detached from the graph"
 ### BEGIN HIDDEN TESTS
+import torch.nn.functional as F
+
 from cs182meta.data.sinusoid import SinusoidTasks
 from cs182meta.models import SineMLP
 
@@ -942,13 +947,15 @@ torch.manual_seed(12)
 net = SineMLP(hidden=8)
 theta = dict(net.named_parameters())
 batch = SinusoidTasks(seed=12).sample(3, 6, 2)
-for steps, epsilon in [(3, 0.7), (2, 1.0)]:
-    got = reptile_update(net, theta, tuple(batch[:4]), steps, 0.02, epsilon)
-    phis = [_reference_inner_adapt(net, theta, batch.support_x[t], batch.support_y[t], steps, 0.02, False)
+for steps, epsilon, loss_fn in [(3, 0.7, F.mse_loss), (2, 1.0, F.mse_loss), (2, 0.5, F.l1_loss)]:
+    got = reptile_update(net, theta, tuple(batch[:4]), steps, 0.02, epsilon, loss_fn=loss_fn)
+    phis = [_reference_inner_adapt(net, theta, batch.support_x[t], batch.support_y[t], steps, 0.02, False, loss_fn)
             for t in range(3)]
     for name, p in theta.items():
         reference = p + epsilon * (sum(phi[name] for phi in phis) / 3 - p)
-        assert torch.allclose(got[name], reference, atol=1e-6), f"{name} differs from the reference Reptile update"
+        assert torch.allclose(got[name], reference, atol=1e-6), (
+            f"{name} differs from the reference Reptile update (steps={steps}, loss_fn={loss_fn.__name__})"
+        )
 ### END HIDDEN TESTS
 
 # %% [markdown] id="variants-text"
