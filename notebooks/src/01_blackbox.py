@@ -971,7 +971,6 @@ for rows, what in ((slice(0, 4), "key"), (slice(-2, -1), "write gate"), (slice(-
         "(no .detach(), no argmax or one-hot in place of soft weights)"
     )
 
-
 # %% [markdown] id="curves-text"
 # ## Results
 #
