@@ -6,7 +6,7 @@ PYBIN := $(shell $(PYTHON) -c 'import os, sys; print(os.path.dirname(sys.executa
 export PATH := $(PYBIN):$(PATH)
 export MPLBACKEND ?= Agg
 
-.PHONY: deps test demo notebooks release autograde feedback export benchmarks lint clean
+.PHONY: deps test demo notebooks release autograde feedback export benchmarks mutation lint clean
 
 deps:
 	@$(PYTHON) tools/ensure_deps.py
@@ -43,6 +43,10 @@ benchmarks: deps
 	$(PYTHON) benchmarks/episodes.py
 	$(PYTHON) -m pip install -q higher  # compared against in maml_speed.py only
 	$(PYTHON) benchmarks/maml_speed.py
+
+# Mutation analysis of every exercise (a benchmark, ~20 min on 2 cores; not in `make test`).
+mutation: deps
+	$(PYTHON) -m autograder mutate --out build/mutation.json
 
 lint: deps
 	$(PYTHON) -m ruff check cs182meta autograder notebooks tests benchmarks tools

@@ -76,6 +76,16 @@ def cmd_demo(args) -> None:
              all_bugs=not args.one_bug_per_exercise)
 
 
+def cmd_mutate(args) -> None:
+    from autograder.mutation import MutantsSurvived, mutate  # needs the dev extras (mutmut)
+
+    out = Path(args.out) if args.out else None
+    try:
+        mutate(_assignments(args.assignments), args.exercise, args.limit, out)
+    except (MutantsSurvived, ValueError) as err:
+        raise GradingError(str(err)) from err
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     parser.add_argument("--course", default=str(DEFAULT_ROOT),
@@ -112,12 +122,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--one-bug-per-exercise", action="store_true",
                    help="grade only the first planted bug of each exercise (default: all)")
 
+    p = commands.add_parser("mutate", help="mutation analysis: wrong code the tests must reject")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--exercise", action="append", help="only this exercise (repeatable)")
+    p.add_argument("--limit", type=float, default=60.0, help="seconds per mutant")
+    p.add_argument("--out", help="also write the statuses as JSON to this file")
+
     args = parser.parse_args(argv)
     handlers = {
         "build": cmd_build, "sync": cmd_sync, "release": cmd_release, "autograde": cmd_autograde,
         "feedback": cmd_feedback, "export": cmd_export, "samples": cmd_samples,
         "gradescope": cmd_gradescope,
-        "demo": cmd_demo,
+        "demo": cmd_demo, "mutate": cmd_mutate,
     }
     try:
         handlers[args.command](args)

@@ -70,15 +70,31 @@ def sync(name: str, edited: Path | None = None) -> Path:
     return path
 
 
-def planted_bugs(name: str) -> list[PlantedBug]:
-    """The planted bugs of notebook ``name``: ``BUGS`` in ``notebooks/src/<name>.bugs.py``."""
+def _bugs_module(name: str):
     path = SOURCES / f"{name}.bugs.py"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: every notebook plants at least one bug")
     spec = importlib.util.spec_from_file_location(f"planted_bugs_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return list(module.BUGS)
+    return module
+
+
+def planted_bugs(name: str) -> list[PlantedBug]:
+    """The planted bugs of notebook ``name``: ``BUGS`` in ``notebooks/src/<name>.bugs.py``."""
+    return list(_bugs_module(name).BUGS)
+
+
+def equivalent_mutants(name: str) -> dict[str, str]:
+    """``{mutant key: why it behaves like the solution}``: the reviewed
+    ``EQUIVALENT_MUTANTS`` of ``notebooks/src/<name>.bugs.py`` (see autograder/mutation.py)."""
+    return dict(getattr(_bugs_module(name), "EQUIVALENT_MUTANTS", {}))
+
+
+def solution_ids(name: str) -> list[str]:
+    """The ids of notebook ``name``'s code exercises (its ``[solution]`` cells), in order."""
+    return [c.metadata["nbgrader"]["grade_id"] for c in notebook(name).cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
 
 
 def cell_namespace(name: str, grade_ids: list[str]) -> dict:

@@ -39,9 +39,11 @@ class Conv4(nn.Module):
         image_size: input height = width, used to size the head.
         batch_stats_bn: if ``True``, BatchNorm normalizes with the statistics of the batch
             it is given, in training *and* evaluation, and keeps no running averages
-            (``track_running_stats=False``). That is the "transductive" setting of the
-            MAML paper: each task is normalized with its own statistics, nothing is shared
-            between tasks, and the module has no buffers that ``vmap`` would have to update.
+            (``track_running_stats=False``): nothing is shared between tasks, and the
+            module has no buffers that ``vmap`` would have to update. A batch of query
+            images then shares its statistics — the *transductive* protocol (Nichol et
+            al., 2018) of MAML's reference code, unlike eval-mode BatchNorm, where each
+            query is judged on its own.
 
     Shapes: input ``[B, in_channels, H, W]`` -> output ``[B, feature_dim]`` or
     ``[B, num_classes]``.

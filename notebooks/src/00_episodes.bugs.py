@@ -25,4 +25,18 @@ BUGS = [
         loses=("generic_learner_tests",),
         why="never computes gradients, so the network stays at its initialization",
     ),
+    PlantedBug(
+        cell="generic_learner",
+        find="        optimizer.zero_grad()\n",
+        replace="",
+        loses=("generic_learner_tests",),
+        why="never clears the gradients: each step follows the sum of all gradients so far",
+    ),
 ]
+
+# Reviewed mutants that behave exactly like the solution for every input the exercise
+# allows (autograder/mutation.py): `before -> after` of the changed lines, and why.
+EQUIVALENT_MUTANTS = {
+    'nearest = distances.argmin(dim=1) -> nearest = distances.argmin(dim=-1)':
+        'distances is 2-D [M, N*K]: axis -1 is axis 1',
+}

@@ -186,6 +186,21 @@ with torch.no_grad():
     loss_before = nn.functional.cross_entropy(untrained(task.support_x), task.support_y)
     loss_after = nn.functional.cross_entropy(trained(task.support_x), task.support_y)
 assert loss_after < 0.5 * loss_before, "training must lower the support loss"
+# Three steps, a large learning rate: exactly what three Adam steps on the support
+# cross-entropy give (gradients of earlier steps must not pile up; lr must be used).
+got = fit_generic_learner(task.support_x, task.support_y, n_way=5, steps=3, lr=0.05, seed=3)
+torch.manual_seed(3)
+reference = make_small_network(5)
+optimizer = torch.optim.Adam(reference.parameters(), lr=0.05)
+for _ in range(3):
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(reference(task.support_x), task.support_y).backward()
+    optimizer.step()
+for a, b in zip(got.parameters(), reference.parameters()):
+    assert torch.allclose(a, b, atol=1e-5), (
+        "after steps=3, lr=0.05 the network differs from 3 Adam steps at that learning rate on the "
+        "support cross-entropy: clear the gradients before each backward pass, and use lr"
+    )
 ### END HIDDEN TESTS
 
 # %% [markdown] id="compare-text"

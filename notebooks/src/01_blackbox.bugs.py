@@ -33,6 +33,19 @@ BUGS = [
         why="puts the one-hot on the wrong axis (item axis instead of the label axis)",
     ),
     PlantedBug(
+        cell="make_sequence",
+        find="order = torch.rand(batch, 2 * rounds + 1, n_way, generator=generator).argsort(dim=-1)",
+        replace=(
+            "order = torch.rand(batch, 1, n_way, generator=generator).argsort(dim=-1)\n"
+            "    order = torch.cat([order.roll(r, dims=-1) for r in range(2 * rounds + 1)], dim=1)"
+        ),
+        loses=("make_sequence_tests",),
+        why=(
+            "shifts one shuffled order by a slot every round: each round looks random, but the "
+            "labels of a query round can be read off the support round before it"
+        ),
+    ),
+    PlantedBug(
         cell="lstm_learner",
         find="self.lstm1(inputs, state1)",
         replace="self.lstm1(inputs.flip(1), state1)",
@@ -82,6 +95,16 @@ BUGS = [
         why="the memory rows are not normalised",
     ),
     PlantedBug(
+        cell="cosine_read_weights",
+        find="return torch.softmax(strength * cosine, dim=-1)",
+        replace="return torch.softmax(strength * cosine, dim=-1).detach()",
+        loses=("mann_tests",),
+        why=(
+            "detaches the read weights: the values are right, but no gradient reaches the key "
+            "or the read strength, so the MANN's controller cannot learn where to read"
+        ),
+    ),
+    PlantedBug(
         cell="lrua_write_weights",
         find="share = torch.sigmoid(gate)",
         replace="share = gate",
@@ -110,3 +133,52 @@ BUGS = [
         why="does not clear the least-used slot before writing",
     ),
 ]
+
+# Reviewed mutants that behave exactly like the solution for every input the exercise
+# allows (autograder/mutation.py): `before -> after` of the changed lines, and why.
+EQUIVALENT_MUTANTS = {
+    'support = episode.support_x.flatten(2).view(batch, n_way, rounds, -1) -> support = episode.support_x.view(batch, n_way, rounds, -1)':
+        'view(batch, N, R, -1) already flattens each image: the same tensor',
+    'support = episode.support_x.flatten(2).view(batch, n_way, rounds, -1) -> support = episode.support_x.flatten(3).view(batch, n_way, rounds, -1)':
+        'flattening H, W first and then C with view gives the same contiguous layout',
+    'query = episode.query_x.flatten(2).view(batch, n_way, rounds + 1, -1) -> query = episode.query_x.view(batch, n_way, rounds + 1, -1)':
+        'view(batch, N, R, -1) already flattens each image: the same tensor',
+    'query = episode.query_x.flatten(2).view(batch, n_way, rounds + 1, -1) -> query = episode.query_x.flatten(3).view(batch, n_way, rounds + 1, -1)':
+        'flattening H, W first and then C with view gives the same contiguous layout',
+    'images[:, 0::2] = query.transpose(1, 2) -> images[:, 0::2] = query.transpose(2, 1)':
+        'transpose(2, 1) is transpose(1, 2)',
+    'images[:, 1::2] = support.transpose(1, 2) -> images[:, 1::2] = support.transpose(2, 1)':
+        'transpose(2, 1) is transpose(1, 2)',
+    'order = torch.rand(batch, 2 * rounds + 1, n_way, generator=generator).argsort(dim=-1) -> order = torch.rand(batch, 2 * rounds + 1, n_way, generator=generator).argsort()':
+        "argsort's default axis is the last one",
+    'order = torch.rand(batch, 2 * rounds + 1, n_way, generator=generator).argsort(dim=-1) -> order = torch.rand(batch, 2 * rounds + 1, n_way, generator=generator).argsort(dim=2)':
+        'the tensor is 3-D [B, 2R+1, N]: axis 2 is axis -1',
+    'correct = (logits.argmax(dim=-1) == targets).float() -> correct = (logits.argmax(dim=2) == targets).float()':
+        'logits are 3-D [B, T, N]: axis 2 is axis -1',
+    'return by_round[:, 0::2].mean(dim=-1) -> return by_round[:, 0::2].mean(dim=2)':
+        'by_round is 3-D [B, rounds, N]: axis 2 is axis -1',
+    'rows = F.normalize(memory, dim=-1) -> rows = F.normalize(memory, dim=2)':
+        'memory is 3-D [B, S, W]: axis 2 is axis -1',
+    'unit_key = F.normalize(key, dim=-1) -> unit_key = F.normalize(key, )':
+        "key is 2-D [B, W]: axis 1 (F.normalize's default) is axis -1",
+    'unit_key = F.normalize(key, dim=-1) -> unit_key = F.normalize(key)':
+        "key is 2-D [B, W]: axis 1 (F.normalize's default) is axis -1",
+    'unit_key = F.normalize(key, dim=-1) -> unit_key = F.normalize(key, dim=1)':
+        "key is 2-D [B, W]: axis 1 (F.normalize's default) is axis -1",
+    'unit_key = F.normalize(key, dim=-1) -> unit_key = F.normalize(key, dim=+1)':
+        "key is 2-D [B, W]: axis 1 (F.normalize's default) is axis -1",
+    'return torch.softmax(strength * cosine, dim=-1) -> return torch.softmax(strength * cosine, dim=1)':
+        'cosine is 2-D [B, S]: axis 1 is axis -1',
+    'return torch.softmax(strength * cosine, dim=-1) -> return torch.softmax(strength * cosine, dim=+1)':
+        'cosine is 2-D [B, S]: axis 1 is axis -1',
+    'least_used = F.one_hot(new_usage.argmin(dim=-1), usage.shape[-1]).to(usage.dtype) -> least_used = F.one_hot(new_usage.argmin(dim=-1), usage.shape[-1]).to(None)':
+        'an int64 one-hot instead of a float one: every use multiplies it with float tensors, the same numbers',
+    'least_used = F.one_hot(new_usage.argmin(dim=-1), usage.shape[-1]).to(usage.dtype) -> least_used = F.one_hot(new_usage.argmin(dim=-1), usage.shape[-1])':
+        'an int64 one-hot instead of a float one: every use multiplies it with float tensors, the same numbers',
+    'least_used = F.one_hot(new_usage.argmin(dim=-1), usage.shape[-1]).to(usage.dtype) -> least_used = F.one_hot(new_usage.argmin(dim=1), usage.shape[-1]).to(usage.dtype)':
+        'usage is 2-D [B, S]: axis 1 is axis -1',
+    'least_used = F.one_hot(new_usage.argmin(dim=-1), usage.shape[-1]).to(usage.dtype) -> least_used = F.one_hot(new_usage.argmin(dim=+1), usage.shape[-1]).to(usage.dtype)':
+        'usage is 2-D [B, S]: axis 1 is axis -1',
+    'least_used = F.one_hot(new_usage.argmin(dim=-1), usage.shape[-1]).to(usage.dtype) -> least_used = F.one_hot(new_usage.argmin(dim=-1), usage.shape[+1]).to(usage.dtype)':
+        'usage is 2-D [B, S]: shape[+1] is shape[-1]',
+}

@@ -85,3 +85,38 @@ BUGS = [
         why="forgets the log: minimises -P(true class) instead of -log P",
     ),
 ]
+
+# Reviewed mutants that behave exactly like the solution for every input the exercise
+# allows (autograder/mutation.py): `before -> after` of the changed lines, and why.
+EQUIVALENT_MUTANTS = {
+    'return support_y[distances.argmin(dim=1)] -> return support_y[distances.argmin(dim=-1)]':
+        'distances is 2-D [M, N*K]: axis -1 is axis 1',
+    'return -(differences**2).sum(dim=-1) -> return -(differences**2).sum(dim=2)':
+        'differences is 3-D [M, N, D]: axis 2 is axis -1',
+    'accuracy = (logits.argmax(dim=1) == episode.query_y).float().mean().item() -> accuracy = (logits.argmax(dim=-1) == episode.query_y).float().mean().item()':
+        'logits is 2-D [M, N]: axis -1 is axis 1',
+    'accuracy = (logits.argmax(dim=1) == episode.query_y).float().mean().item() -> accuracy = (logits.argmax(dim=1) == episode.query_y).float().mean()':
+        'a 0-d tensor instead of a float: every caller converts it with float(), and it carries no graph',
+    'cosine = F.normalize(query_embeddings, dim=-1) @ F.normalize(support_embeddings, dim=-1).T -> cosine = F.normalize(query_embeddings, ) @ F.normalize(support_embeddings, dim=-1).T':
+        "embeddings are 2-D [M, D]: F.normalize's default dim=1 is the last axis",
+    'cosine = F.normalize(query_embeddings, dim=-1) @ F.normalize(support_embeddings, dim=-1).T -> cosine = F.normalize(query_embeddings) @ F.normalize(support_embeddings, dim=-1).T':
+        "embeddings are 2-D [M, D]: F.normalize's default dim=1 is the last axis",
+    'cosine = F.normalize(query_embeddings, dim=-1) @ F.normalize(support_embeddings, dim=-1).T -> cosine = F.normalize(query_embeddings, dim=1) @ F.normalize(support_embeddings, dim=-1).T':
+        'embeddings are 2-D [M, D]: axis 1 is axis -1',
+    'cosine = F.normalize(query_embeddings, dim=-1) @ F.normalize(support_embeddings, dim=-1).T -> cosine = F.normalize(query_embeddings, dim=+1) @ F.normalize(support_embeddings, dim=-1).T':
+        'embeddings are 2-D [M, D]: axis +1 is axis -1',
+    'cosine = F.normalize(query_embeddings, dim=-1) @ F.normalize(support_embeddings, dim=-1).T -> cosine = F.normalize(query_embeddings, dim=-1) @ F.normalize(support_embeddings, ).T':
+        "embeddings are 2-D [N*K, D]: F.normalize's default dim=1 is the last axis",
+    'cosine = F.normalize(query_embeddings, dim=-1) @ F.normalize(support_embeddings, dim=-1).T -> cosine = F.normalize(query_embeddings, dim=-1) @ F.normalize(support_embeddings).T':
+        "embeddings are 2-D [N*K, D]: F.normalize's default dim=1 is the last axis",
+    'cosine = F.normalize(query_embeddings, dim=-1) @ F.normalize(support_embeddings, dim=-1).T -> cosine = F.normalize(query_embeddings, dim=-1) @ F.normalize(support_embeddings, dim=1).T':
+        'embeddings are 2-D [N*K, D]: axis 1 is axis -1',
+    'cosine = F.normalize(query_embeddings, dim=-1) @ F.normalize(support_embeddings, dim=-1).T -> cosine = F.normalize(query_embeddings, dim=-1) @ F.normalize(support_embeddings, dim=+1).T':
+        'embeddings are 2-D [N*K, D]: axis +1 is axis -1',
+    'attention = torch.softmax(scale * cosine, dim=1) -> attention = torch.softmax(scale * cosine, dim=-1)':
+        'cosine is 2-D [M, N*K]: axis -1 is axis 1',
+    'return attention @ F.one_hot(support_y, n_way).to(attention.dtype) -> return attention @ F.one_hot(support_y, ).to(attention.dtype)':
+        'a support set holds every one of the N labels, so one_hot infers num_classes = N',
+    'true_class = probabilities.gather(1, query_y[:, None]).squeeze(1) -> true_class = probabilities.gather(1, query_y[:, None])':
+        '[M, 1] instead of [M]: the mean of its logs that follows is the same number',
+}

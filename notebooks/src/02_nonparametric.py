@@ -212,6 +212,12 @@ for name, table in tables.items():
 #
 # Nothing here is fitted per task: a new task costs one forward pass.
 #
+# The lecture's "k-means for tasks": each prototype is the **cluster centre** of one
+# class in embedding space — the mean that k-means would compute for that cluster, with
+# the clusters given by the support labels instead of found by iterating — and a query
+# joins the nearest centre. Training $f_\theta$ shapes the space so that these
+# centres separate the classes.
+#
 # ## Exercise 2 — prototypes
 #
 # `prototypes(support_embeddings, support_y, n_way)`: `[N*K, D]` and `[N*K]` →
@@ -401,11 +407,11 @@ assert model[1].weight.grad is not None and model[1].weight.grad.abs().sum() > 0
 
 # %% [markdown] id="ex3c-text"
 # **(c)** `protonet_predict(model, episode)`: the query logits `[M, N]` of a trained
-# network on a new task. Put the model in **evaluation mode** first: in training mode
+# network on a new task. Run the model in **evaluation mode**: in training mode
 # BatchNorm normalises with the statistics of the batch it is given, so one query's
 # prediction would depend on which other queries happen to share its episode (and
-# running averages would drift). Leave the model in evaluation mode; the training
-# loop switches it back.
+# running averages would drift). Whether you leave the model in evaluation mode or
+# restore the mode it had is up to you: the training loop sets its own.
 
 # %% [solution] id="protonet_predict"
 @torch.no_grad()
@@ -439,7 +445,6 @@ episode = EpisodeSampler(load(split="evaluation"), n_way=5, k_shot=1, q_query=4,
 model.train()  # as the training loop leaves it
 logits = protonet_predict(model, episode)
 assert logits.shape == (20, 5), f"expected [N*Q, N] = (20, 5), got {tuple(logits.shape)}"
-assert not model.training, "protonet_predict must put the model in evaluation mode"
 first_five = episode._replace(query_x=episode.query_x[:5], query_y=episode.query_y[:5])
 alone = protonet_predict(model, first_five)
 assert torch.allclose(alone, logits[:5], rtol=1e-4, atol=1e-3), (

@@ -86,4 +86,18 @@ BUGS = [
         loses=("meta_sgd_setup_tests",),
         why="alpha does not require grad: it gets no gradient and never changes",
     ),
+    PlantedBug(
+        cell="maml_outer_loss_vmap",
+        find="return loss_fn(functional_call(model, phi, (x,)), y)",
+        replace="return F.mse_loss(functional_call(model, phi, (x,)), y)",
+        loses=("maml_outer_loss_vmap_tests",),
+        why="always uses the mean squared error, whatever loss_fn it is given",
+    ),
 ]
+
+# Reviewed mutants that behave exactly like the solution for every input the exercise
+# allows (autograder/mutation.py): `before -> after` of the changed lines, and why.
+EQUIVALENT_MUTANTS = {
+    'inner_adapt(model, params, train_x[t], train_y[t], steps, alpha, create_graph=False, loss_fn=loss_fn) -> inner_adapt(model, params, train_x[t], train_y[t], steps, alpha, create_graph=True, loss_fn=loss_fn)':
+        'the graph is kept but never used: the update is detached, its numbers are the same',
+}

@@ -368,19 +368,24 @@ def _check_against_reference_loop(function, tolerance):
     batch = SinusoidTasks(seed=11).sample(4, 5, 7)
     sine_tasks = tuple(tensor.double() for tensor in batch[:4])  # (T=4, K=5, 1), ..., (T, Q=7, 1)
     sine_alpha = {name: 0.02 + 0.02 * torch.rand_like(p) for name, p in sine_params.items()}
-    for steps, step_size in [(1, 0.05), (2, sine_alpha)]:
+    # A loss that is not symmetric in its two arguments stands for any loss_fn but MSE.
+    def weighted_mse(predictions, targets):
+        return ((predictions - targets) ** 2 * torch.exp(0.3 * targets)).mean()
+
+    for steps, step_size, loss_fn in [(1, 0.05, F.mse_loss), (2, sine_alpha, F.mse_loss), (2, 0.05, weighted_mse)]:
         for first_order in (False, True):
-            got = function(sine_net, sine_params, sine_tasks, steps, step_size, first_order=first_order)
-            expected = _reference_maml_outer_loss(sine_net, sine_params, sine_tasks, steps, step_size, first_order)
+            got = function(sine_net, sine_params, sine_tasks, steps, step_size, first_order=first_order, loss_fn=loss_fn)
+            expected = _reference_maml_outer_loss(sine_net, sine_params, sine_tasks, steps, step_size, first_order, loss_fn)
             got_grads = torch.autograd.grad(got, list(sine_params.values()))
             expected_grads = torch.autograd.grad(expected, list(sine_params.values()))
             assert abs(got.item() - expected.item()) <= tolerance * (1 + abs(expected.item())), (
                 f"meta-loss {got.item()} differs from the reference {expected.item()} "
-                f"(steps={steps}, first_order={first_order})"
+                f"(steps={steps}, first_order={first_order}, loss_fn={loss_fn.__name__})"
             )
             for name, a, b in zip(sine_params, got_grads, expected_grads):
                 assert torch.allclose(a, b, rtol=tolerance, atol=tolerance), (
-                    f"meta-gradient of {name} differs from the reference (steps={steps}, first_order={first_order})"
+                    f"meta-gradient of {name} differs from the reference (steps={steps}, "
+                    f"first_order={first_order}, loss_fn={loss_fn.__name__})"
                 )
 
 
@@ -803,8 +808,17 @@ image_results = {}  # method -> (accuracy, seconds per meta-step)
 # ### MAML (second order)
 #
 # One inner step of size $\alpha = 0.4$ in training, `TEST_INNER_STEPS` at test time,
-# as in the paper. (With `batch_stats_bn=True` the support and query sets of a task
-# are normalised separately — the "transductive" setting of the paper.)
+# as in the paper.
+#
+# A note on BatchNorm. The Conv-4 here (`batch_stats_bn=True`) normalises every
+# forward pass with the statistics of the images it is given: the support set in the
+# inner steps, and then the **whole query set of a task at once** when it is scored. So
+# a query's prediction depends on the other queries of its task — what Nichol et al.
+# (2018) call the *transductive* setting, and the protocol of Finn et al.'s code.
+# Notebook 02 does the opposite on purpose (the network in evaluation mode, each query
+# judged on its own, and a test that checks it). The accuracies of notebooks 02 and 03
+# are therefore not measured under the same protocol; transductive numbers tend to be
+# a little higher.
 
 # %% id="maml-images"
 maml_net = new_conv4(seed=0)
@@ -924,6 +938,8 @@ assert abs(new["weight"].item() - expected.item()) < 1e-5, (
 assert w.item() == 2.0, f"params must not change, w is now {w.item()}"
 assert not new["weight"].requires_grad, "the new meta-parameters must be detached from the graph"
 ### BEGIN HIDDEN TESTS
+import torch.nn.functional as F
+
 from cs182meta.data.sinusoid import SinusoidTasks
 from cs182meta.models import SineMLP
 
@@ -931,13 +947,15 @@ torch.manual_seed(12)
 net = SineMLP(hidden=8)
 theta = dict(net.named_parameters())
 batch = SinusoidTasks(seed=12).sample(3, 6, 2)
-for steps, epsilon in [(3, 0.7), (2, 1.0)]:
-    got = reptile_update(net, theta, tuple(batch[:4]), steps, 0.02, epsilon)
-    phis = [_reference_inner_adapt(net, theta, batch.support_x[t], batch.support_y[t], steps, 0.02, False)
+for steps, epsilon, loss_fn in [(3, 0.7, F.mse_loss), (2, 1.0, F.mse_loss), (2, 0.5, F.l1_loss)]:
+    got = reptile_update(net, theta, tuple(batch[:4]), steps, 0.02, epsilon, loss_fn=loss_fn)
+    phis = [_reference_inner_adapt(net, theta, batch.support_x[t], batch.support_y[t], steps, 0.02, False, loss_fn)
             for t in range(3)]
     for name, p in theta.items():
         reference = p + epsilon * (sum(phi[name] for phi in phis) / 3 - p)
-        assert torch.allclose(got[name], reference, atol=1e-6), f"{name} differs from the reference Reptile update"
+        assert torch.allclose(got[name], reference, atol=1e-6), (
+            f"{name} differs from the reference Reptile update (steps={steps}, loss_fn={loss_fn.__name__})"
+        )
 ### END HIDDEN TESTS
 
 # %% [markdown] id="variants-text"
@@ -1078,8 +1096,9 @@ for name, p in twin.named_parameters():
 # %% [markdown] id="meta-sgd-text"
 # ### Meta-SGD on the image tasks
 #
-# The same loop as MAML, with $\alpha$ initialised to 0.4 everywhere and trained; at
-# test time the learned $\alpha$ is used for every inner step.
+# The same loop as MAML, with $\alpha$ initialised to 0.4 everywhere and trained.
+# $\alpha$ is learned for `TRAIN_INNER_STEPS` inner step(s), so it is evaluated with as
+# many: a step size tuned for one step can overshoot when applied three times.
 
 # %% id="meta-sgd"
 meta_sgd_net = new_conv4(seed=0)
@@ -1092,7 +1111,7 @@ seconds = meta_train_images(
     IMAGE_STEPS, seed=1, optimizer=optimizer,
 )
 learned_alphas = {name: a.detach() for name, a in meta_sgd_alphas.items()}
-image_results["Meta-SGD"] = (evaluate_images(meta_sgd_net, learned_alphas), seconds)
+image_results["Meta-SGD"] = (evaluate_images(meta_sgd_net, learned_alphas, steps=TRAIN_INNER_STEPS), seconds)
 
 print(f"{'method':18s} {'accuracy (%)':>24s} {'s / meta-step':>14s}")
 for name, (accuracy, seconds) in image_results.items():
@@ -1163,11 +1182,15 @@ plt.show()
 # steps, where the second uses the batch that first-order MAML uses as its query set,
 # Reptile's direction is $\alpha(g_0 + g_1)$ and $g_1$ *is* the first-order MAML
 # gradient (after one step on $g_0$'s batch): Reptile = joint-training gradient + FOMAML
-# gradient. They coincide when that first term vanishes (at a stationary point of the
-# average support loss), or, to first order in $\alpha$, in expectation: Nichol et al.
-# show that both updates consist of the average gradient plus a term $\propto \alpha$
-# that increases the inner product between gradients of different batches of the same
-# task (generalisation within a task), with different weights.
+# gradient. They do not coincide, not even in expectation. Expanding to second order
+# in $\alpha$ (Nichol et al., 2018), with AvgGrad the expected gradient at $\theta$ and
+# AvgGradInner the expected $\bar H_2 \bar g_1$ (the term that increases the inner
+# product between gradients of different batches of one task):
+# $E[g_\text{FOMAML}] = \text{AvgGrad} - \alpha\,\text{AvgGradInner} + O(\alpha^2)$ and, for
+# two steps, $E[g_\text{Reptile}] = 2\,\text{AvgGrad} - \alpha\,\text{AvgGradInner} + O(\alpha^2)$.
+# Same generalisation term, but Reptile weights the joint-training term twice, so the
+# directions agree only where AvgGrad vanishes (a stationary point of the average
+# loss); with one inner step Reptile is joint training alone.
 
 # %% [markdown] id="written-q4"
 # **Q4.** Look at the learned step sizes of Meta-SGD (the plot above). What does a

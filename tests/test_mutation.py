@@ -1,0 +1,103 @@
+"""The mutation driver on a tiny notebook (fast): mutants of the solution part only, each
+run in a fresh fork, classified killed / survived / timeout / equivalent."""
+
+import pytest
+
+pytest.importorskip("mutmut", reason="mutmut is a dev extra: pip install -e '.[dev]'")
+
+from autograder import mutation, sources  # noqa: E402
+
+SOURCE = '''\
+# %% id="setup"
+import torch
+
+
+# %% [solution] id="clipped_mean"
+def clipped_mean(x, low):
+    """Mean of x [n] after raising the values below `low` to `low`."""
+    x = x.clone()  # provided code: not mutated
+    ### BEGIN SOLUTION
+    raised = torch.clamp(x, min=low)  # (n,)
+    return raised.mean(dim=0)
+    ### END SOLUTION
+
+
+# %% [tests] id="clipped_mean_tests" points=1
+import torch
+
+assert abs(clipped_mean(torch.tensor([0.0, 2.0, 4.0]), 1.0).item() - 7 / 3) < 1e-6
+'''
+
+BUGS = '''\
+from autograder.authoring import PlantedBug
+
+BUGS = [PlantedBug(cell="clipped_mean", find="raised.mean(dim=0)", replace="raised.sum(dim=0)",
+                   loses=("clipped_mean_tests",), why="sums instead of averaging")]
+EQUIVALENT_MUTANTS = {
+    "return raised.mean(dim=0) -> return raised.mean(dim=-1)": "x is 1-D: the same axis",
+}
+'''
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    (tmp_path / "99_tiny.py").write_text(SOURCE)
+    (tmp_path / "99_tiny.bugs.py").write_text(BUGS)
+    monkeypatch.setattr(sources, "SOURCES", tmp_path)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    return "99_tiny"
+
+
+def test_mutants_change_only_the_solution_part():
+    source = SOURCE.split('# %% [solution] id="clipped_mean"\n')[1].split("\n\n\n")[0]
+    found = mutation.mutants("clipped_mean", source)
+    keys = [m.key for m in found]
+    assert "return raised.mean(dim=0) -> return raised.sum(dim=0)" in keys  # ours: sum for mean
+    assert "raised = torch.clamp(x, min=low) -> raised = torch.clamp(x, )" in keys  # keyword dropped
+    assert not any("clone" in k for k in keys), "the provided lines are not mutated"
+    assert len(keys) == len(set(keys))
+
+
+def test_analysis_classifies_every_mutant(tiny):
+    (result,) = mutation.analyse(tiny, limit_s=30)
+    status = result.status
+    assert status["return raised.mean(dim=0) -> return raised.sum(dim=0)"] == mutation.KILLED
+    assert status["raised = torch.clamp(x, min=low) -> raised = torch.clamp(x)"] == mutation.KILLED
+    assert status["return raised.mean(dim=0) -> return raised.mean(dim=-1)"] == mutation.EQUIVALENT
+    # Behaves like the solution too, but nobody has reviewed and listed it: a survivor,
+    # which is how a hole in the tests (or a new equivalent) shows up.
+    survived = set(mutation.survivors(result))
+    assert survived == {"return raised.mean(dim=0) -> return raised.mean()",
+                        "return raised.mean(dim=0) -> return raised.mean(dim=None)"}
+    assert result.count(mutation.KILLED) + result.count(mutation.TIMEOUT) + len(survived) + \
+        result.count(mutation.EQUIVALENT) == len(status)
+    assert "| 99_tiny | `clipped_mean` |" in mutation.format_table([result])
+
+
+def test_a_survivor_fails_the_command(tiny, capsys):
+    with pytest.raises(mutation.MutantsSurvived, match="EQUIVALENT_MUTANTS"):
+        mutation.mutate([tiny], limit_s=30)
+    assert "survived  99_tiny:clipped_mean" in capsys.readouterr().out
+
+
+def test_a_mutant_that_hangs_is_a_timeout_and_children_are_isolated(tiny):
+    shell = mutation._shell()
+    try:
+        shell.run_cell("counter = []")
+        assert mutation._run_in_child(shell, ["while True:\n    pass"], limit_s=1) == mutation.TIMEOUT
+        for _ in range(2):  # the second child does not see the first one's append
+            assert mutation._run_in_child(
+                shell, ["counter.append(1)", "assert counter == [1]"], limit_s=30) == mutation.SURVIVED
+        assert mutation._run_in_child(shell, ["assert False"], limit_s=30) == mutation.KILLED
+        assert shell.user_ns["counter"] == []
+    finally:
+        from IPython.core.interactiveshell import InteractiveShell
+
+        InteractiveShell.clear_instance()
+
+
+def test_a_source_that_fails_its_own_tests_is_an_error(tiny):
+    broken = SOURCE.replace("7 / 3", "2")
+    (sources.SOURCES / "99_tiny.py").write_text(broken)
+    with pytest.raises(RuntimeError, match="fails its own test cell clipped_mean_tests"):
+        mutation.analyse(tiny, limit_s=30)
