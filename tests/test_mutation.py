@@ -101,3 +101,10 @@ def test_a_source_that_fails_its_own_tests_is_an_error(tiny):
     (sources.SOURCES / "99_tiny.py").write_text(broken)
     with pytest.raises(RuntimeError, match="fails its own test cell clipped_mean_tests"):
         mutation.analyse(tiny, limit_s=30)
+
+
+def test_one_real_exercise_kills_every_non_equivalent_mutant(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    (result,) = mutation.mutate(["00_episodes"], ["nearest_neighbour"], limit_s=60)
+    assert result.score == 1.0 and result.count(mutation.KILLED) >= 15
+    assert result.count(mutation.EQUIVALENT) == len(sources.equivalent_mutants("00_episodes"))
