@@ -19,6 +19,7 @@ the solution), and *survived* otherwise — a hole in the tests.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -280,18 +281,34 @@ def _run_in_child(shell, cells: list[str], limit_s: float) -> str:
 def _shell():
     from IPython.core.interactiveshell import InteractiveShell
 
-    os.environ["NBGRADER_EXECUTION"] = "autograde"  # the grading profile, as when graded
-    os.environ.setdefault("MPLBACKEND", "Agg")
     return InteractiveShell.instance()
+
+
+@contextlib.contextmanager
+def _grading_process():
+    """This process as the grader runs a notebook: grading profile, one thread, Agg;
+    everything put back afterwards."""
+    import torch
+
+    saved_env = {k: os.environ.get(k) for k in ("NBGRADER_EXECUTION", "MPLBACKEND")}
+    threads = torch.get_num_threads()
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    torch.set_num_threads(1)  # forks and OpenMP threads do not mix
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: float = 60.0,
             report: Callable[[str], None] = lambda line: None) -> list[ExerciseResult]:
     """Mutation analysis of ``notebook``'s exercises (all of them by default)."""
-    import torch
-    from IPython.utils.capture import capture_output
-
-    torch.set_num_threads(1)  # forks and OpenMP threads do not mix
     nb = sources.notebook(notebook)
     bugs = sources.planted_bugs(notebook)
     equivalent = sources.equivalent_mutants(notebook)
@@ -308,13 +325,23 @@ def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: floa
             if mutant.key in equivalent:
                 results[exercise].status[mutant.key] = EQUIVALENT
         pending[exercise] = [m for m in found if m.key not in equivalent]
-    all_tests = {t for e in chosen for t in tests[e]}
+    with _grading_process():
+        _run_notebook(nb, {e: tests[e] for e in chosen}, pending, results, limit_s, report)
+    return [results[e] for e in chosen]
+
+
+def _run_notebook(nb, tests, pending, results, limit_s, report):
+    """Run ``nb`` cell by cell; before each test cell in ``tests`` (``{exercise: [test cell
+    ids]}``), run that cell against the exercise's ``pending`` mutants, each in a fork."""
+    from IPython.utils.capture import capture_output
+
+    all_tests = {t for cells in tests.values() for t in cells}
     shell = _shell()
     try:
         for cell in nb.cells:
             cell_id = grade_id(cell)
-            for exercise in chosen:
-                if cell_id not in tests[exercise]:
+            for exercise, exercise_tests in tests.items():
+                if cell_id not in exercise_tests:
                     continue
                 start = time.perf_counter()
                 alive = []
@@ -325,25 +352,21 @@ def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: floa
                         alive.append(mutant)
                 pending[exercise] = alive  # a later test cell only needs the survivors
                 results[exercise].seconds += time.perf_counter() - start
-                report(f"  {notebook}:{exercise} after {cell_id}: {len(alive)} alive")
+                report(f"  {results[exercise].notebook}:{exercise} after {cell_id}: {len(alive)} alive")
             if cell.cell_type == "code":
                 with capture_output():
                     result = shell.run_cell(cell.source, store_history=False, silent=True)
                 if cell_id in all_tests and not result.success:
-                    raise RuntimeError(f"{notebook} fails its own test cell {cell_id}: "
+                    raise RuntimeError(f"the notebook fails its own test cell {cell_id}: "
                                        f"{result.error_in_exec!r}; mutants would be meaningless")
     finally:
         from IPython.core.interactiveshell import InteractiveShell
 
         InteractiveShell.clear_instance()
-    return [results[e] for e in chosen]
 
 
 def survivors(result: ExerciseResult) -> Iterator[str]:
     return (key for key, status in result.status.items() if status == SURVIVED)
-
-
-TARGET = 0.95  # killed share of the non-equivalent mutants, per exercise
 
 
 def mutate(notebooks: list[str], exercises: list[str] | None = None, limit_s: float = 60.0,

@@ -1,6 +1,8 @@
 """The mutation driver on a tiny notebook (fast): mutants of the solution part only, each
 run in a fresh fork, classified killed / survived / timeout / equivalent."""
 
+import os
+
 import pytest
 
 pytest.importorskip("mutmut", reason="mutmut is a dev extra: pip install -e '.[dev]'")
@@ -44,7 +46,6 @@ def tiny(tmp_path, monkeypatch):
     (tmp_path / "99_tiny.py").write_text(SOURCE)
     (tmp_path / "99_tiny.bugs.py").write_text(BUGS)
     monkeypatch.setattr(sources, "SOURCES", tmp_path)
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     return "99_tiny"
 
 
@@ -59,7 +60,9 @@ def test_mutants_change_only_the_solution_part():
 
 
 def test_analysis_classifies_every_mutant(tiny):
+    assert "NBGRADER_EXECUTION" not in os.environ
     (result,) = mutation.analyse(tiny, limit_s=30)
+    assert "NBGRADER_EXECUTION" not in os.environ, "the analysis must leave the environment as it was"
     status = result.status
     assert status["return raised.mean(dim=0) -> return raised.sum(dim=0)"] == mutation.KILLED
     assert status["raised = torch.clamp(x, min=low) -> raised = torch.clamp(x)"] == mutation.KILLED
@@ -103,8 +106,7 @@ def test_a_source_that_fails_its_own_tests_is_an_error(tiny):
         mutation.analyse(tiny, limit_s=30)
 
 
-def test_one_real_exercise_kills_every_non_equivalent_mutant(monkeypatch):
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+def test_one_real_exercise_kills_every_non_equivalent_mutant():
     (result,) = mutation.mutate(["00_episodes"], ["nearest_neighbour"], limit_s=60)
     assert result.score == 1.0 and result.count(mutation.KILLED) >= 15
     assert result.count(mutation.EQUIVALENT) == len(sources.equivalent_mutants("00_episodes"))
