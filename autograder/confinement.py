@@ -228,13 +228,18 @@ def self_test(bwrap: Bubblewrap) -> str | None:
                 process = bwrap.spawn([bwrap.python, "-c", probe], env, None, 16,
                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True)
-                out, err = process.communicate(timeout=120)
+                try:
+                    out, err = process.communicate(timeout=120)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.communicate()
+                    raise
                 ok = process.returncode == 0 and out.split() == ["ok", str(SANDBOX_UID)]
                 problem = None if ok else (
                     f"`bwrap` failed its self-test (exit {process.returncode}): "
                     f"{(err or out).strip()[-300:]}")
             except (OSError, subprocess.SubprocessError) as err:
-                problem = f"`bwrap` failed its self-test: {err}"
+                problem = f"`bwrap` failed its self-test: {str(err)[:300]}"
             _SELF_TEST[bwrap.executable] = problem
         return _SELF_TEST[bwrap.executable]
 

@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 import traceback
+import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -353,6 +354,7 @@ class IsolatedGrader:
     # ------------------------------------------------------------------ child side
     def execute(self, nb) -> tuple[object, float, str]:
         """Run ``nb`` in a sandbox process; return (executed nb, peak MB, message)."""
+        _unique_ids(nb)  # the sandbox's results name cells by id (a restored cell has none)
         with tempfile.TemporaryDirectory(prefix="cs182meta-grade-",
                                          ignore_cleanup_errors=True) as tmp:
             tmp = Path(tmp)
@@ -565,6 +567,17 @@ class IsolatedGrader:
         self.threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             return list(pool.map(lambda s: self.grade(assignment, s), students))
+
+
+def _unique_ids(nb) -> None:
+    """Give every cell an id of its own, as nbformat does when it reads a notebook."""
+    seen = set()
+    for cell in nb.cells:
+        if not cell.get("id") or cell["id"] in seen:
+            cell["id"] = uuid.uuid4().hex[:8]
+            while cell["id"] in seen:
+                cell["id"] = uuid.uuid4().hex[:8]
+        seen.add(cell["id"])
 
 
 def _registered(selector: selectors.BaseSelector) -> set:
