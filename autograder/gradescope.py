@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import traceback
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbformat
 from nbgrader.api import Gradebook
@@ -26,16 +26,21 @@ from autograder import sources
 from autograder.course import Course
 from autograder.isolated import GRADESCOPE_LIMITS, IsolatedGrader, Limits
 from autograder.nbgrader_api import grade_id, gradebook_url
-from autograder.submissions import collect
+from autograder.sandbox import MAX_NOTEBOOK_BYTES
+from autograder.submissions import collect, is_junk
 
 STUDENT = "student"
+MAX_OUTPUT = 10_000  # characters of one message in results.json
+MAX_RESULTS = 1_000_000  # characters of results.json
 KIT_FILES = ("pyproject.toml", "README.md", "cs182meta", "autograder")
 
 SETUP_SH = """\
 #!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image.
 set -euxo pipefail
-apt-get update && apt-get install -y python3 python3-pip python3-venv
+# bubblewrap: the grader runs student code in its sandbox where the container allows
+# namespaces, and warns (once) and runs it unconfined where not.
+apt-get update && apt-get install -y python3 python3-pip python3-venv bubblewrap
 python3 -m venv /opt/cs182meta
 /opt/cs182meta/bin/pip install --upgrade pip
 # The CPU build of torch keeps the image small and the grader inside Gradescope's memory.
@@ -127,15 +132,50 @@ def results_for(course: Course, assignment: str, hidden: set[str], message: str)
 
 
 def _pick_submission(folder: Path, assignment: str) -> tuple[Path | None, str]:
-    wanted = folder / f"{assignment}.ipynb"
-    if wanted.exists():
-        return wanted, ""
-    notebooks = sorted(folder.rglob("*.ipynb"))
-    if len(notebooks) == 1:
-        return notebooks[0], (f"note: graded {notebooks[0].name}; "
-                              f"name your file {assignment}.ipynb next time")
-    found = ", ".join(p.name for p in folder.rglob("*") if p.is_file()) or "nothing"
-    return None, f"expected a notebook named {assignment}.ipynb; found {found}"
+    """The notebook to grade in Gradescope's submission folder: ``<assignment>.ipynb`` at
+    any depth, else the only notebook; macOS metadata, hidden files and Jupyter
+    checkpoints do not count."""
+    files = sorted((p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()
+                    and not is_junk(PurePosixPath(p.relative_to(folder).as_posix()))),
+                   key=lambda p: (len(p.parts), str(p)))
+    notebooks = [p for p in files if p.suffix == ".ipynb"]
+    named = [p for p in notebooks if p.name == f"{assignment}.ipynb"]
+    note = ""
+    if named:
+        chosen = named[0]
+        if len(named) > 1:
+            note = (f"note: {len(named)} files named {assignment}.ipynb; graded "
+                    f"{chosen.relative_to(folder)}")
+    elif len(notebooks) == 1:
+        chosen = notebooks[0]
+        note = f"note: graded {chosen.name}; name your file {assignment}.ipynb next time"
+    else:
+        found = ", ".join(str(p.relative_to(folder)) for p in files[:20]) or "nothing"
+        return None, f"expected a notebook named {assignment}.ipynb; found {found}"
+    size = chosen.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        return None, (f"{chosen.name} is {size / 2**20:.0f} MB, over the "
+                      f"{MAX_NOTEBOOK_BYTES // 2**20} MB limit for a notebook")
+    return chosen, note
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n… [cut by the grader: {len(text):,} characters, the first {limit:,} kept]"
+
+
+def capped(results: dict) -> dict:
+    """``results`` with every message within :data:`MAX_OUTPUT` characters and the
+    whole within :data:`MAX_RESULTS` (messages shortened further where needed)."""
+    limit = MAX_OUTPUT
+    while True:
+        out = dict(results, output=_cut(str(results.get("output", "")), limit),
+                   tests=[dict(t, output=_cut(str(t.get("output", "")), limit))
+                          for t in results.get("tests", [])])
+        if len(json.dumps(out)) <= MAX_RESULTS or limit < 100:
+            return out
+        limit //= 2
 
 
 def run(root: Path, assignment: str, limits: Limits = GRADESCOPE_LIMITS) -> dict:
@@ -161,11 +201,15 @@ def run(root: Path, assignment: str, limits: Limits = GRADESCOPE_LIMITS) -> dict
                 outcome = grader.grade(assignment, STUDENT)
                 message = "\n".join(m for m in (message, outcome.message) if m)
         except Exception:  # noqa: BLE001 — results.json must be written whatever happened
-            message = "the grader failed; please tell the course staff:\n" + traceback.format_exc(-3)
+            print(traceback.format_exc())  # the staff see stdout; the student does not
+            message = "the grader failed on this submission; please tell the course staff"
         try:
             results = results_for(course, assignment, hidden, message)
         except Exception:  # noqa: BLE001
-            results = {"score": 0.0, "output": message or traceback.format_exc(-3), "tests": []}
+            print(traceback.format_exc())
+            results = {"score": 0.0, "output": message or "the grader failed; please tell "
+                       "the course staff", "tests": []}
+    results = capped(results)
     results_file.write_text(json.dumps(results, indent=2))
     return results
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from nbgrader.api import Gradebook
+
 from autograder.course import Course
 from autograder.grades import cell_scores, format_table
 from autograder.isolated import IsolatedGrader, Limits, warm_cache
+from autograder.nbgrader_api import gradebook_url
 from autograder.submissions import collect
 
 
@@ -31,6 +34,16 @@ def grade_pending(course: Course, assignment: str, jobs: int, limits: Limits,
               f"{len(pending) / minutes:.1f} per minute")
 
 
+def _record_names(course: Course, collected: list) -> None:
+    """Students collected by LMS id keep the LMS's name in the gradebook (``last_name``,
+    which ``export`` writes), so that two students who share a name stay two rows."""
+    named = {c.student: c.name for c in collected if c.name}
+    if named:
+        with Gradebook(gradebook_url(course.root)) as gb:
+            for student, name in named.items():
+                gb.update_or_create_student(student, last_name=name, lms_user_id=student)
+
+
 def autograde(course: Course, submissions: Path | str, assignments: list[str], jobs: int,
               limits: Limits, replace: bool = False, force: bool = False) -> None:
     """Collect ``submissions`` (a folder or LMS zip), release what is not released yet,
@@ -40,10 +53,12 @@ def autograde(course: Course, submissions: Path | str, assignments: list[str], j
     for reason in skipped:
         print(f"skipped {reason}")
     for item in collected:
-        print(f"{item.student:20s} {item.assignment:16s} {item.status}")
+        name = f" ({item.name})" if item.name else ""
+        print(f"{item.student + name:20s} {item.assignment:16s} {item.status}")
     for assignment in assignments:
         if not course.path("release", assignment).exists():
             course.release([assignment])
+        _record_names(course, [c for c in collected if c.assignment == assignment])
         replaced = {c.student for c in collected
                     if c.assignment == assignment and c.status == "replaced"}
         grade_pending(course, assignment, jobs, limits, force, replaced)

@@ -6,12 +6,17 @@ gradebook and every other submission. Here each submission is graded in three st
 1. **sanitize** (this process): read the submission, restore the read-only and test
    cells from the gradebook (hidden tests included, deleted cells added back), clear
    outputs — nbgrader's own sanitize preprocessors;
-2. **execute** (a child process, :mod:`autograder.sandbox`): in a throwaway folder
-   holding only that notebook and a private copy of the dataset cache, with a per-cell
-   timeout, a wall-time limit for the whole submission and a memory limit on its
-   process tree;
-3. **score** (this process): the rest of nbgrader's autograde preprocessors
-   (``SaveAutoGrades`` writes the scores).
+2. **execute** (a child process, :mod:`autograder.sandbox`): inside bubblewrap where it
+   works (:mod:`autograder.confinement`), in a throwaway folder with a private copy of
+   the dataset cache, with a per-cell timeout, a wall-time limit for the whole
+   submission and a memory limit on all its processes. The notebook goes in on its
+   stdin; each executed cell's outputs come back on its stdout as they are ready, and
+   this process validates them (:class:`Results`) — there is no file to forge;
+3. **score** (this process): test cells score pass or fail (:func:`pass_or_fail`), then
+   the rest of nbgrader's autograde preprocessors (``SaveAutoGrades`` writes the scores).
+
+Whatever goes wrong with one submission is that submission's row and message, never
+the end of the run.
 
 Both lists are nbgrader's (``nbgrader.converters.Autograde``), configured by the course's
 ``nbgrader_config.py``; see :func:`sanitize_steps` and :func:`score_steps` for the two
@@ -24,13 +29,18 @@ at a time; the children run ``jobs`` at once.
 from __future__ import annotations
 
 import copy
+import json
 import os
+import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import traceback
+import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,21 +50,29 @@ import nbformat
 import psutil
 from nbconvert.preprocessors import ExecutePreprocessor
 from nbformat.v4 import new_markdown_cell
+from nbformat.v4.nbbase import validate as validate_node
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import OverwriteCells
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
+from autograder import confinement
+from autograder.confinement import MemoryCgroup
 from autograder.course import Course
 from autograder.nbgrader_api import (
     autograde_preprocessors,
     course_config,
+    grade_id,
     gradebook_url,
     is_test_cell,
     run_preprocessors,
 )
-from autograder.sandbox import error_output, mark_unexecuted
+from autograder.sandbox import MAX_NOTEBOOK_BYTES, cap_outputs, error_output, mark_unexecuted
 from cs182meta.settings import grading_environment
+
+MAX_RESULTS_BYTES = 64 * 2**20  # everything one sandbox hands back
+MAX_ATTACHMENT = 2 * 2**20  # characters of one markdown attachment (base64)
+PARTIAL_CREDIT = "partial_credit"  # source test cell metadata["cs182meta"][...] opts in
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,7 @@ class Limits:
     wall_s: float = 600.0
     cell_s: int = 120
     memory_mb: int = 3072
+    work_mb: int = 1024  # the sandbox's private tmpfs (working folder and HOME)
 
 
 # Gradescope stops an autograder at its own timeout (10 min by default): stay inside it.
@@ -126,14 +145,154 @@ def warm_cache(course: Course) -> Path:
     return cache
 
 
+def clean_submission(nb, known: set[str]) -> list[str]:
+    """Make a submission safe for nbgrader's preprocessors; return what was changed.
+
+    * nbgrader metadata whose id is not a cell of this assignment (a test cell pasted
+      from another notebook), or that repeats an id (a cell duplicated by copy and
+      paste: the last copy keeps it, as in nbgrader's ``DeduplicateIds``), or that is
+      not a dictionary, is removed: the cell stays, as the student's own code;
+    * an attachment over :data:`MAX_ATTACHMENT` is removed, with a note in its cell.
+    """
+    notes, seen = [], set()
+    for cell in reversed(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is not None:
+            gid = meta.get("grade_id") if isinstance(meta, dict) else None
+            if gid not in known or gid in seen:
+                del cell.metadata["nbgrader"]
+                notes.append(f"a cell whose grading id {str(gid)[:64]!r} is "
+                             + ("repeated" if gid in seen else "not this assignment's")
+                             + " is graded as your own code")
+            else:
+                seen.add(gid)
+        attachments = cell.get("attachments") or {}
+        for name in list(attachments):
+            size = len(json.dumps(attachments[name]))
+            if size > MAX_ATTACHMENT:
+                del attachments[name]
+                cell.source += (f"\n\n*[attachment {name[:100]!r} removed by the grader: "
+                                f"{size / 2**20:.1f} MB, over {MAX_ATTACHMENT / 2**20:.0f} MB]*")
+                notes.append(f"attachment {name[:100]!r} removed ({size / 2**20:.1f} MB)")
+    return notes[::-1]
+
+
+def pass_or_fail(nb, partial: dict[str, float]) -> None:
+    """Test cells score pass or fail.
+
+    nbgrader credits a test cell with the value of its first ``execute_result``, even
+    one produced before an error, and fails a cell over a value above its points. Here
+    a result is only a display, except in a cell whose source opts in to partial credit
+    (``partial``: grade id → points), where it counts only if the cell raised nothing,
+    and is clipped to ``[0, points]`` (a value that is not a number counts 0)."""
+    for cell in nb.cells:
+        if not is_test_cell(cell):
+            continue
+        outputs = cell.get("outputs", [])
+        failed = any(o.output_type == "error" or
+                     (o.output_type == "stream" and o.get("name") == "stderr")
+                     for o in outputs)
+        first = True
+        for output in outputs:
+            if output.output_type != "execute_result":
+                continue
+            points = partial.get(grade_id(cell))
+            if points is None or failed or not first:
+                output.output_type = "display_data"
+                output.pop("execution_count", None)
+                continue
+            first = False
+            try:
+                value = float(str(output.get("data", {}).get("text/plain", "")).strip())
+            except ValueError:
+                value = 0.0
+            value = 0.0 if value != value else min(max(value, 0.0), points)  # NaN → 0
+            output["data"] = {"text/plain": f"{value:g}"}
+
+
+class Results:
+    """The sandbox's result lines, validated and merged into ``nb`` (see
+    :mod:`autograder.sandbox`). Only outputs and execution counts of code cells are
+    taken, each cell at most once and in order; anything else stops the reading with
+    ``problem`` set."""
+
+    def __init__(self, nb):
+        self.nb = nb
+        self.pending = bytearray()
+        self.total = 0
+        self.last = -1
+        self.done = False
+        self.message: str | None = None
+        self.problem: str | None = None
+        self.malformed = False  # a line the sandbox would never write: nothing counts
+
+    def feed(self, data: bytes) -> None:
+        if self.problem:
+            return
+        self.total += len(data)
+        if self.total > MAX_RESULTS_BYTES:
+            self.problem = (f"the notebook's outputs came to over "
+                            f"{MAX_RESULTS_BYTES // 2**20} MB; the grader stopped it")
+            return
+        self.pending += data
+        while not self.problem and b"\n" in self.pending:
+            line, _, rest = bytes(self.pending).partition(b"\n")
+            self.pending = bytearray(rest)
+            self._line(line)
+
+    def _line(self, line: bytes) -> None:
+        try:
+            record = json.loads(line)
+            if self.done:
+                raise ValueError("a line after the last one")
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+            if record.get("done") is True and set(record) == {"done", "message"}:
+                self.done = True
+                self.message = str(record["message"])[:2000] if record["message"] else None
+                return
+            self._cell(record)
+        except (ValueError, TypeError, KeyError, nbformat.ValidationError) as err:
+            self.malformed = True
+            self.problem = (f"the results of the notebook's process were not what the "
+                            f"grader sends ({str(err)[:200]}), so none of them count")
+
+    def _cell(self, record: dict) -> None:
+        if set(record) != {"cell", "id", "execution_count", "outputs"}:
+            raise ValueError("unexpected fields")
+        index, count, outputs = record["cell"], record["execution_count"], record["outputs"]
+        if type(index) is not int or not self.last < index < len(self.nb.cells):
+            raise ValueError(f"cell {index!r} out of order")
+        cell = self.nb.cells[index]
+        if cell.cell_type != "code" or record["id"] != cell.get("id"):
+            raise ValueError(f"cell {index} is not the code cell sent")
+        if count is not None and type(count) is not int:
+            raise ValueError("bad execution count")
+        if not isinstance(outputs, list):
+            raise ValueError("outputs are not a list")
+        for output in outputs:
+            validate_node(output, "output")
+        cell.outputs = [nbformat.from_dict(o) for o in cap_outputs(outputs)]
+        cell.execution_count = count
+        self.last = index
+
+
 class IsolatedGrader:
-    def __init__(self, course: Course, limits: Limits = Limits(), cache: Path | None = None):
+    """Grades submissions of one course. ``sandbox``: ``"auto"`` (bubblewrap where it
+    works, else unconfined with one warning), ``"bwrap"`` or ``"none"``; ``cgroups``: use
+    a memory cgroup per submission where one can be made."""
+
+    def __init__(self, course: Course, limits: Limits = Limits(), cache: Path | None = None,
+                 sandbox: str = "auto", cgroups: bool = True):
         self.course = course
         self.config = course_config(course.root)
         self.limits = limits
         self.cache = cache  # warm dataset cache, copied into each sandbox
         self._db = threading.Lock()  # gradebook and course folder: one writer
         self.threads = os.cpu_count() or 1  # torch threads per sandbox
+        self.bwrap = confinement.confinement(course.root, sandbox)
+        self.cgroups = cgroups
+        self._partial: dict[str, dict[str, float]] = {}
 
     # ------------------------------------------------------------------ parent side
     def sanitize(self, assignment: str, student: str):
@@ -141,18 +300,42 @@ class IsolatedGrader:
         resources = _resources(self.course, assignment, student)
         with self._db, warnings.catch_warnings():
             warnings.simplefilter("ignore", SAWarning)  # nbgrader's own ORM use
-            with Gradebook(resources["nbgrader"]["db_url"]) as gb:
-                gb.update_or_create_student(student)
-                stamp = self.course.path("submitted", student, assignment, "timestamp.txt")
-                timestamp = stamp.read_text().strip() if stamp.exists() else None
-                gb.update_or_create_submission(assignment, student,
-                                               **({"timestamp": timestamp} if timestamp else {}))
+            known = self._register(assignment, student)
+            size = submitted.stat().st_size
+            if size > MAX_NOTEBOOK_BYTES:
+                return None, (f"{submitted.name} is {size / 2**20:.0f} MB, over the "
+                              f"{MAX_NOTEBOOK_BYTES // 2**20} MB limit for a notebook")
             try:
                 nb = nbformat.read(submitted, as_version=4)
                 nbformat.validate(nb)
             except Exception as err:  # noqa: BLE001 — any unreadable file is the same case
                 return None, f"{submitted.name} is not a valid notebook ({err.__class__.__name__})"
-            return run_preprocessors(sanitize_steps(self.config), nb, resources), ""
+            notes = clean_submission(nb, known)
+            nb = run_preprocessors(sanitize_steps(self.config), nb, resources)
+            if notes:
+                nb.cells.insert(0, new_markdown_cell("**Grader:** " + "; ".join(notes)))
+            return nb, ""
+
+    def _register(self, assignment: str, student: str) -> set[str]:
+        """The student and the submission in the gradebook; the assignment's cell ids."""
+        with warnings.catch_warnings(), Gradebook(gradebook_url(self.course.root)) as gb:
+            warnings.simplefilter("ignore", SAWarning)  # nbgrader's own ORM use
+            gb.update_or_create_student(student)
+            stamp = self.course.path("submitted", student, assignment, "timestamp.txt")
+            timestamp = stamp.read_text().strip() if stamp.exists() else None
+            gb.update_or_create_submission(assignment, student,
+                                           **({"timestamp": timestamp} if timestamp else {}))
+            return {c.name for c in gb.find_notebook(assignment, assignment).source_cells}
+
+    def partial_credit(self, assignment: str) -> dict[str, float]:
+        """Test cells whose source opts in to partial credit: grade id → points."""
+        if assignment not in self._partial:
+            source = nbformat.read(self.course.path("source", assignment, f"{assignment}.ipynb"), 4)
+            self._partial[assignment] = {
+                grade_id(c): float(c.metadata["nbgrader"].get("points", 0))
+                for c in source.cells
+                if is_test_cell(c) and c.metadata.get("cs182meta", {}).get(PARTIAL_CREDIT)}
+        return self._partial[assignment]
 
     def score(self, assignment: str, student: str, nb) -> tuple[float, float]:
         resources = _resources(self.course, assignment, student)
@@ -171,76 +354,202 @@ class IsolatedGrader:
     # ------------------------------------------------------------------ child side
     def execute(self, nb) -> tuple[object, float, str]:
         """Run ``nb`` in a sandbox process; return (executed nb, peak MB, message)."""
-        with tempfile.TemporaryDirectory(prefix="cs182meta-grade-") as tmp:
-            work = Path(tmp) / "work"
-            work.mkdir()
-            nbformat.write(nb, work / "submission.ipynb")
-            env = grading_environment(os.environ, cache=Path(tmp) / "cache")
-            env["HOME"] = tmp
-            env["MPLBACKEND"] = "Agg"
-            # Parallel kernels that each spin up all cores' worth of OpenMP threads slow
-            # one another down many times over: share the cores out instead.
-            env["OMP_NUM_THREADS"] = str(self.threads)
-            if self.cache is not None:
-                shutil.copytree(self.cache, Path(tmp) / "cache")
-            command = [sys.executable, "-m", "autograder.sandbox", "submission.ipynb",
-                       str(Path(tmp) / "executed.ipynb"), f"--cell-timeout={self.limits.cell_s}"]
-            env["PYTHONPATH"] = os.pathsep.join(
-                [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")]
-            )
-            process = subprocess.Popen(command, cwd=work, env=env, start_new_session=True,
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            peak, message = self._watch(process)
-            executed = Path(tmp) / "executed.ipynb"
-            if executed.exists():
-                result = nbformat.read(executed, as_version=4)
+        _unique_ids(nb)  # the sandbox's results name cells by id (a restored cell has none)
+        with tempfile.TemporaryDirectory(prefix="cs182meta-grade-",
+                                         ignore_cleanup_errors=True) as tmp:
+            tmp = Path(tmp)
+            argv = [sys.executable, "-m", "autograder.sandbox",
+                    f"--cell-timeout={self.limits.cell_s}"]
+            cgroup = MemoryCgroup.create(self.limits.memory_mb) if self.cgroups else None
+            # A shell puts itself in the cgroup, then becomes the sandbox: every process
+            # of the submission starts inside it.
+            prefix = (("/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(cgroup.procs_file))
+                      if cgroup else ())
+            pipes = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+            if self.bwrap is not None:
+                cache = None
+                if self.cache is not None:
+                    cache = confinement.snapshot(self.cache) / self.cache.name
+                    argv.append(f"--cache-from={confinement.CACHE_SOURCE}")
+                env = confinement.sandbox_environment(
+                    home=confinement.HOME, cache=confinement.CACHE, kit=confinement.KIT,
+                    threads=self.threads, tmp=confinement.TMP)
+                process = self.bwrap.spawn(argv, env, cache, self.limits.work_mb,
+                                           prefix=prefix, **pipes)
             else:
-                result = copy.deepcopy(nb)
+                cache = tmp / "cache"
+                if self.cache is not None:
+                    shutil.copytree(self.cache, cache)
+                for name in ("work", "home", "cache"):
+                    (tmp / name).mkdir(exist_ok=True)
+                env = confinement.sandbox_environment(
+                    home=tmp / "home", cache=cache, kit=confinement.kit_snapshot(),
+                    threads=self.threads)
+                process = subprocess.Popen([*prefix, *argv], cwd=tmp / "work", env=env, **pipes)
+            result = copy.deepcopy(nb)
+            for cell in result.cells:
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+            results = Results(result)
+            try:
+                peak, message = self._watch(process, nbformat.writes(nb).encode(), results,
+                                            cgroup)
+            finally:
+                self._kill_all(process, cgroup)
+                if cgroup is not None:
+                    cgroup.remove()
+            if results.malformed:  # forged or corrupted: keep nothing it said
+                for cell in result.cells:
+                    if cell.cell_type == "code":
+                        cell.outputs, cell.execution_count = [], None
+            if not message:
+                if results.problem:
+                    message = results.problem
+                elif results.done and process.returncode == 0:
+                    message = results.message or ""
+                else:
+                    message = (f"the notebook's process stopped before it finished (exit "
+                               f"status {process.returncode}); later cells did not run")
             mark_unexecuted(result, message or "the grader stopped before this cell ran")
             return result, peak, message
 
-    def _watch(self, process: subprocess.Popen) -> tuple[float, str]:
-        """Wait for the sandbox, enforcing the wall-time and memory limits on its tree."""
+    def _watch(self, process: subprocess.Popen, notebook: bytes, results: Results,
+               cgroup: MemoryCgroup | None) -> tuple[float, str]:
+        """Feed the sandbox the notebook and read its results while enforcing the
+        wall-time and memory limits on all of its processes."""
         start, peak, message = time.monotonic(), 0.0, ""
-        parent = psutil.Process(process.pid)
-        while process.poll() is None:
-            try:
-                tree = [parent, *parent.children(recursive=True)]
-                rss = sum(p.memory_info().rss for p in tree) / 2**20
-            except psutil.Error:
-                rss = 0.0
-            peak = max(peak, rss)
-            if rss > self.limits.memory_mb:
-                message = (f"stopped: the notebook used {rss:.0f} MB, over the "
-                           f"{self.limits.memory_mb} MB limit")
-                self._kill_kernels(parent)
-            if time.monotonic() - start > self.limits.wall_s:
-                message = f"stopped: the whole notebook ran over {self.limits.wall_s:.0f} s"
-                self._kill_tree(parent)
-                break
-            time.sleep(0.1)
+        selector = selectors.DefaultSelector()
+        for pipe, event in ((process.stdin, selectors.EVENT_WRITE),
+                            (process.stdout, selectors.EVENT_READ),
+                            (process.stderr, selectors.EVENT_READ)):
+            os.set_blocking(pipe.fileno(), False)
+            selector.register(pipe, event)
+        sent, exited, measured = 0, None, 0.0
+        try:
+            while True:
+                for key, _ in selector.select(timeout=0.1):
+                    pipe = key.fileobj
+                    try:
+                        if pipe is process.stdin:
+                            sent += os.write(pipe.fileno(), notebook[sent:sent + 2**16])
+                            if sent >= len(notebook):
+                                selector.unregister(pipe)
+                                pipe.close()
+                            continue
+                        data = os.read(pipe.fileno(), 2**16)
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # the sandbox closed its end
+                        data = b""
+                    if not data:
+                        selector.unregister(pipe)
+                        pipe.close()
+                    elif pipe is process.stdout:
+                        results.feed(data)
+                now = time.monotonic()
+                if results.problem and not message:
+                    message = results.problem
+                    self._kill_all(process, cgroup)
+                if now - measured >= 0.1:
+                    measured = now
+                    rss = self._memory_mb(process, cgroup)
+                    peak = max(peak, rss)
+                    if cgroup is not None and cgroup.oom_kills() and not message:
+                        rss = max(rss, float(self.limits.memory_mb))
+                        message = (f"stopped: the notebook's processes used over the "
+                                   f"{self.limits.memory_mb} MB limit")
+                        self._kill_all(process, cgroup)
+                    if rss > self.limits.memory_mb and not message:
+                        message = (f"stopped: the notebook used {rss:.0f} MB, over the "
+                                   f"{self.limits.memory_mb} MB limit")
+                        self._kill_all(process, cgroup)
+                if now - start > self.limits.wall_s and not message:
+                    message = (f"stopped: the whole notebook ran over {self.limits.wall_s:.0f} s;"
+                               f" cells that had run keep their results")
+                    self._kill_all(process, cgroup)
+                if exited is None and process.poll() is not None:
+                    exited = now
+                # stderr may stay open in a process that outlived the sandbox (unconfined
+                # only): after the exit, wait for the results pipe alone, briefly.
+                if exited is not None and (process.stdout not in _registered(selector)
+                                           or now - exited > 5):
+                    break
+        finally:
+            for key in list(selector.get_map().values()):
+                selector.unregister(key.fileobj)
+                key.fileobj.close()
+            selector.close()
         process.wait()
+        if cgroup is not None and cgroup.oom_kills() and not message:
+            message = f"stopped: the notebook's processes used over the {self.limits.memory_mb} MB limit"
         return peak, message
 
-    @staticmethod
-    def _kill_kernels(parent: psutil.Process) -> None:
-        # Kill the kernel only: the sandbox notices the dead kernel and writes what ran.
-        for child in parent.children(recursive=True):
+    def _memory_mb(self, process: subprocess.Popen, cgroup: MemoryCgroup | None) -> float:
+        """Memory of every process of the submission: the cgroup's count where there is
+        one, else the RSS of the process tree (inside bubblewrap that is the whole PID
+        namespace: orphans are re-parented to its init)."""
+        if cgroup is not None:
+            return cgroup.usage_mb()
+        if process.returncode is not None:  # reaped: its pid may be someone else's now
+            return 0.0
+        try:
+            parent = psutil.Process(process.pid)
+            tree = [parent, *parent.children(recursive=True)]
+        except psutil.Error:
+            return 0.0
+        total = 0
+        for p in tree:
             try:
-                child.kill()
+                total += p.memory_info().rss
             except psutil.Error:
                 pass
+        return total / 2**20
 
-    @staticmethod
-    def _kill_tree(parent: psutil.Process) -> None:
-        try:
-            os.killpg(parent.pid, 9)
+    def _kill_all(self, process: subprocess.Popen, cgroup: MemoryCgroup | None) -> None:
+        """Kill every process of the submission. Inside bubblewrap, killing the PID
+        namespace's init ends all of them; unconfined, the session, the process tree and
+        the cgroup."""
+        tree = []
+        if process.returncode is None:  # not reaped yet, so its pid is still the sandbox's
+            try:
+                tree = psutil.Process(process.pid).children(recursive=True)
+            except psutil.Error:
+                pass
+        try:  # a process group's id is not reused while any member lives
+            os.killpg(process.pid, signal.SIGKILL)
         except OSError:
             pass
+        for p in tree:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        if cgroup is not None:
+            cgroup.kill_all()
 
     # ------------------------------------------------------------------ one submission
     def grade(self, assignment: str, student: str) -> Outcome:
+        """Grade one submission; whatever fails is this submission's message."""
         start = time.perf_counter()
+        try:
+            return self._grade(assignment, student, start)
+        except Exception as err:  # noqa: BLE001 — one submission never ends the run
+            print(f"grading {student}/{assignment} failed:\n{traceback.format_exc()}",
+                  file=sys.stderr)
+            message = (f"the grader failed on this submission ({err.__class__.__name__}: "
+                       f"{str(err)[:300]}); please tell the course staff")
+            try:
+                with self._db:
+                    self._register(assignment, student)
+                score, max_score = self.score(assignment, student,
+                                              _unreadable(self.course, assignment, message))
+            except Exception:  # noqa: BLE001
+                score, max_score = 0.0, 0.0
+            return Outcome(student, assignment, score, max_score,
+                           time.perf_counter() - start, 0.0, message)
+
+    def _grade(self, assignment: str, student: str, start: float) -> Outcome:
         nb, problem = self.sanitize(assignment, student)
         peak = 0.0
         if nb is None:
@@ -249,6 +558,7 @@ class IsolatedGrader:
             nb, peak, message = self.execute(nb)
             if message:
                 nb.cells.insert(0, new_markdown_cell(f"**Grader:** {message}"))
+            pass_or_fail(nb, self.partial_credit(assignment))
         score, max_score = self.score(assignment, student, nb)
         return Outcome(student, assignment, score, max_score,
                        time.perf_counter() - start, peak, message)
@@ -257,3 +567,18 @@ class IsolatedGrader:
         self.threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             return list(pool.map(lambda s: self.grade(assignment, s), students))
+
+
+def _unique_ids(nb) -> None:
+    """Give every cell an id of its own, as nbformat does when it reads a notebook."""
+    seen = set()
+    for cell in nb.cells:
+        if not cell.get("id") or cell["id"] in seen:
+            cell["id"] = uuid.uuid4().hex[:8]
+            while cell["id"] in seen:
+                cell["id"] = uuid.uuid4().hex[:8]
+        seen.add(cell["id"])
+
+
+def _registered(selector: selectors.BaseSelector) -> set:
+    return {key.fileobj for key in selector.get_map().values()}

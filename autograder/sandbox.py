@@ -1,19 +1,28 @@
 """Execute one sanitized notebook: the only place student code runs.
 
-``python -m autograder.sandbox NOTEBOOK OUT --cell-timeout S`` is started by
-:mod:`autograder.isolated` in a throwaway folder holding nothing but the notebook (and a
-private copy of the dataset cache). It runs every cell with nbgrader's ``Execute``
-settings (a failing or timed-out cell records its error and the next cell runs), then
-writes the executed notebook to ``OUT``. It never sees the course folder or the gradebook.
+``python -m autograder.sandbox --cell-timeout S`` is started by :mod:`autograder.isolated`
+(inside bubblewrap where it works, see :mod:`autograder.confinement`), in a working
+folder of its own. It reads the notebook on stdin and runs every cell with nbgrader's
+``Execute`` settings (a failing or timed-out cell records its error and the next cell
+runs). It never sees the course folder, the gradebook, or a path to them.
 
-A test cell that never ran (the kernel died or was killed) gets an error output, so
-nbgrader cannot mistake its silence for success.
+Its results go back on stdout, one JSON line per executed code cell
+(``{"cell": index, "id": cell id, "execution_count": n, "outputs": [...]}``, outputs
+capped by :func:`cap_outputs`) and a last line ``{"done": true, "message": ...}``.
+Before the kernel starts, that pipe is moved to a private descriptor that the kernel
+does not inherit, and this process makes itself non-dumpable, so that a process of the
+same user cannot open its descriptors or memory through ``/proc``: student code can stop
+this process, not speak for it. The grader takes nothing but outputs from these lines
+(never a cell's source), so cells that ran before a limit hit keep their results.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import json
 import os
+import shutil
 import sys
 
 import nbformat
@@ -22,6 +31,13 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 
 from autograder.nbgrader_api import is_test_cell
+
+# Caps on what one output keeps (a note says what was cut); the feedback shows the rest.
+MAX_TEXT = 100_000  # characters of one stream, text/* value, error value or traceback
+MAX_DATA = 2_000_000  # characters of one binary (base64) value: a picture
+MAX_OUTPUTS = 500  # outputs of one cell
+MAX_CELL = 4_000_000  # characters of all outputs of one cell
+MAX_NOTEBOOK_BYTES = 64 * 2**20  # a submitted notebook
 
 
 def error_output(name: str, message: str):
@@ -32,38 +48,151 @@ def has_error(cell) -> bool:
     return any(o.output_type == "error" for o in cell.get("outputs", []))
 
 
-def execute(nb, cell_timeout: int):
-    # nbgrader's Execute already records an error for a cell whose reply says "error"
-    # even when the student switched the traceback display off.
-    executor = Execute(timeout=cell_timeout, allow_errors=True)
-    resources = {"metadata": {"path": os.getcwd()}}
-    died = None
-    try:
-        executor.preprocess(nb, resources)
-    except DeadKernelError as err:  # a crash, os._exit(), or the memory limit
-        died = f"the kernel died ({err.__class__.__name__}); later cells did not run"
-    except Exception as err:  # noqa: BLE001 — whatever happens, write what we have
-        died = f"execution stopped: {err.__class__.__name__}: {err}"
-    mark_unexecuted(nb, died or "this cell did not run")
-    return nb
-
-
 def mark_unexecuted(nb, reason: str) -> None:
     for cell in nb.cells:
         if is_test_cell(cell) and cell.get("execution_count") is None and not has_error(cell):
             cell.outputs = [error_output("NotExecuted", reason)]
 
 
+def _cut(text: str, limit: int, what: str) -> str:
+    if len(text) <= limit + 200:  # a text cut once (note included) stays as it is
+        return text
+    return (text[:limit] + f"\n… [{what} cut by the grader: {len(text):,} characters, "
+                           f"the first {limit:,} kept]\n")
+
+
+def _join(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def cap_output(output: dict) -> dict:
+    """``output`` with every text and picture within the caps."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        output["text"] = _cut(_join(output.get("text", "")), MAX_TEXT, "output")
+    elif kind == "error":
+        output["ename"] = _cut(str(output.get("ename", "")), 200, "error name")
+        output["evalue"] = _cut(str(output.get("evalue", "")), MAX_TEXT, "error message")
+        lines, size, kept = output.get("traceback", []), 0, []
+        lines = lines if isinstance(lines, list) else [str(lines)]
+        for line in reversed(lines):
+            line = _cut(str(line), MAX_TEXT // 4, "traceback line")
+            size += len(line)
+            if size > MAX_TEXT:
+                kept.append(f"… [traceback cut by the grader: {len(lines)} lines]")
+                break
+            kept.append(line)
+        output["traceback"] = kept[::-1]
+    elif kind in ("display_data", "execute_result"):
+        data = output.get("data", {})
+        for mime in list(data):
+            value = _join(data[mime])
+            textual = mime.startswith("text/") or mime.endswith(("json", "javascript"))
+            if textual:
+                data[mime] = _cut(value, MAX_TEXT, "output")
+            elif len(value) > MAX_DATA:
+                del data[mime]
+                data["text/plain"] = (f"[{mime} output removed by the grader: "
+                                      f"{len(value):,} characters, over {MAX_DATA:,}]")
+    return output
+
+
+def cap_outputs(outputs: list) -> list:
+    """``outputs`` within the caps (consecutive writes to one stream merged first), a
+    note at the end of a list that was cut."""
+    merged: list = []
+    for output in outputs:
+        if (merged and output.get("output_type") == "stream" == merged[-1].get("output_type")
+                and output.get("name") == merged[-1].get("name")):
+            merged[-1]["text"] = _join(merged[-1].get("text", "")) + _join(output.get("text", ""))
+        else:
+            merged.append(output)
+    kept, total = [], 0
+    for n, output in enumerate(merged):
+        output = cap_output(output)
+        total += len(json.dumps(output))
+        if n == MAX_OUTPUTS or total > MAX_CELL:
+            kept.append(new_output("stream", name="stdout",
+                                   text=f"… [{len(merged) - n:,} more outputs removed by the "
+                                        f"grader]\n"))
+            break
+        kept.append(output)
+    return kept
+
+
+class StreamingExecute(Execute):
+    """nbgrader's ``Execute`` that hands each code cell's outputs to ``emit`` as soon as
+    the cell has run."""
+
+    def preprocess_cell(self, cell, resources, index):
+        self._current = index
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        if cell.cell_type == "code":
+            self._emit(index, cell)
+        return cell, resources
+
+
+def execute(nb, cell_timeout: int, emit) -> str | None:
+    """Run ``nb``, calling ``emit(index, cell)`` after each code cell; return why it
+    stopped early, or None."""
+    # nbgrader's Execute already records an error for a cell whose reply says "error"
+    # even when the student switched the traceback display off.
+    executor = StreamingExecute(timeout=cell_timeout, allow_errors=True)
+    executor._emit = emit
+    executor._current = None
+    resources = {"metadata": {"path": os.getcwd()}}
+    try:
+        executor.preprocess(nb, resources)
+        return None
+    except DeadKernelError as err:  # a crash, os._exit(), or the memory limit
+        stopped = f"the kernel died ({err.__class__.__name__}); later cells did not run"
+    except Exception as err:  # noqa: BLE001 — whatever happens, report what ran
+        stopped = f"execution stopped: {err.__class__.__name__}: {err}"
+    if executor._current is not None and nb.cells[executor._current].cell_type == "code":
+        cell = nb.cells[executor._current]
+        cell.execution_count = None
+        emit(executor._current, cell)  # what the interrupted cell printed
+    return stopped[:2000]
+
+
+def _private_stdout():
+    """The result pipe on a descriptor no child inherits; fd 0 and 1 point elsewhere."""
+    results = os.fdopen(os.dup(1), "w", encoding="utf-8")  # os.dup: not inheritable
+    os.dup2(2, 1)
+    sys.stdout = sys.__stdout__ = open(1, "w", closefd=False)  # noqa: SIM115
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    try:  # PR_SET_DUMPABLE = 4: /proc/<this pid>/{fd,mem,environ} closed to the kernel
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("notebook")
-    parser.add_argument("out")
     parser.add_argument("--cell-timeout", type=int, required=True, help="seconds per cell")
+    parser.add_argument("--cache-from", help="copy this dataset cache to $CS182META_CACHE first")
     args = parser.parse_args(argv)
-    nb = nbformat.read(args.notebook, as_version=4)
+    if args.cache_from:  # a private, writable copy: no submission changes another's data
+        shutil.copytree(args.cache_from, os.environ["CS182META_CACHE"], dirs_exist_ok=True)
+    data = sys.stdin.buffer.read(MAX_NOTEBOOK_BYTES * 4)
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    del data
+    results = _private_stdout()
     os.environ["NBGRADER_EXECUTION"] = "autograde"
-    nb = execute(nb, args.cell_timeout)
-    nbformat.write(nb, args.out)
+
+    def emit(index, cell):
+        record = {"cell": index, "id": cell.get("id"),
+                  "execution_count": cell.get("execution_count"),
+                  "outputs": cap_outputs(cell.get("outputs", []))}
+        results.write(json.dumps(record) + "\n")
+        results.flush()
+
+    stopped = execute(nb, args.cell_timeout, emit)
+    results.write(json.dumps({"done": True, "message": stopped}) + "\n")
+    results.flush()
     return 0
 
 

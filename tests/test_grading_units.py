@@ -130,8 +130,8 @@ def test_collect_from_folders_and_lms_zip(tmp_path):
     with zipfile.ZipFile(lms, "w") as z:
         z.writestr("dave_12345_67890_00_episodes.ipynb", _notebook_bytes())
     got, _ = collect(course, lms, ["00_episodes"])
-    assert [(c.student, c.status) for c in got] == [("dave", "new")]
-    assert course.path("submitted", "dave", "00_episodes", "timestamp.txt").exists()
+    assert [(c.student, c.name, c.status) for c in got] == [("12345", "dave", "new")]
+    assert course.path("submitted", "12345", "00_episodes", "timestamp.txt").exists()
 
 
 def test_collect_never_overwrites_silently(tmp_path):

@@ -3,10 +3,16 @@
 `make test` and `make demo` call this first. When every requirement in pyproject.toml is
 already satisfied and `cs182meta` resolves to *this* checkout, it installs nothing and
 returns in well under a second; otherwise it runs `pip install -e ".[course,dev]"`.
+
+It also installs bubblewrap (`bwrap`, the sandbox the grader runs student code in) with
+`apt-get` where it is missing and this runs as root on Debian or Ubuntu (CI); elsewhere it
+says how to install it. Without it, grading still works, unconfined, with a warning.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -54,7 +60,28 @@ def package_location() -> Path | None:
     return Path(out).resolve().parent if out else None
 
 
+def ensure_bubblewrap() -> None:
+    if shutil.which("bwrap") or not sys.platform.startswith("linux"):
+        return
+    apt = shutil.which("apt-get")
+    if apt is None or os.geteuid() != 0:
+        print("dependencies: bubblewrap (`bwrap`) is missing, so grading runs student code "
+              "unconfined; install it: sudo apt-get install bubblewrap (or your system's "
+              "package)")
+        return
+    print("dependencies: apt-get install -y bubblewrap (the sandbox for student code)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [apt, "install", "-y", "-q", "bubblewrap"]
+    quiet = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    if subprocess.run(install, **quiet).returncode != 0:
+        subprocess.run([apt, "update", "-q"], **quiet)
+        if subprocess.run(install, **quiet).returncode != 0:
+            print("dependencies: could not install bubblewrap; grading runs student code "
+                  "unconfined")
+
+
 def main() -> int:
+    ensure_bubblewrap()
     try:
         missing = unmet(requirements())
     except ImportError:

@@ -1,0 +1,389 @@
+"""Where the sandbox process runs: a bubblewrap container, and a memory cgroup.
+
+:class:`Bubblewrap` builds the ``bwrap`` command line that :mod:`autograder.isolated`
+starts :mod:`autograder.sandbox` under. Inside it, student code
+
+* runs in new user, PID, mount, network, IPC and UTS namespaces (``--unshare-all``), as
+  uid/gid 65534 without capabilities (``--unshare-user --uid --gid``), in a new session;
+* sees a file system made of read-only binds of the system (``/usr``, the dynamic
+  linker's files), of the Python installation, of a snapshot of the two kit packages
+  (``/sandbox/kit``) and of the dataset cache (``/sandbox/cache-source``), plus one
+  size-capped private tmpfs (``/sandbox``: the working folder, ``HOME``, ``/tmp`` and its
+  own copy of the dataset cache) — nothing of the course folder, and no path naming it,
+  on any command line, mount or in the environment; it writes nothing to a host disk;
+* cannot outlive its grading: its processes live in the PID namespace, whose init is
+  killed with the sandbox process, and ``--die-with-parent`` ties it to the grader.
+
+Where ``bwrap`` is missing or fails :func:`self_test`, grading falls back to an
+unconfined child process with one loud warning (:func:`confinement`).
+
+:class:`MemoryCgroup` is a memory cgroup (v1 or v2) per submission where the grader may
+create one: the kernel enforces the memory limit on every process of the submission,
+detached ones included, and the grader kills whatever is left in it at the end.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_LOCK = threading.RLock()
+SANDBOX_UID = 65534  # "nobody"
+ROOT = Path("/sandbox")
+WORK = ROOT / "work"
+HOME = ROOT / "home"
+KIT = ROOT / "kit"
+CACHE = ROOT / "cache"  # the submission's copy of the dataset cache, in the tmpfs
+CACHE_SOURCE = ROOT / "cache-source"  # a read-only snapshot that it is copied from
+TMP = ROOT / "tmp"  # /tmp links here: one size cap for every file the sandbox writes
+SHM_MB = 64  # /dev/shm (multiprocessing's semaphores and queues)
+# Read by the dynamic linker, by getpwuid() and by time zone code: no secrets.
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "fonts",
+             "passwd", "group", "alternatives", "hosts")
+LINKED_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+def kit_packages() -> dict[str, Path]:
+    """The two packages student notebooks and the sandbox import, where this grader
+    imports them from."""
+    import autograder
+    import cs182meta
+    return {"autograder": Path(autograder.__file__).resolve().parent,
+            "cs182meta": Path(cs182meta.__file__).resolve().parent}
+
+
+_SNAPSHOTS: dict[tuple[str, ...], Path] = {}
+
+
+def snapshot(*folders: Path) -> Path:
+    """A private copy of ``folders`` (side by side, under their own names), made once
+    per grader process and removed at its exit. The sandbox binds snapshots, never the
+    originals: a bind shows its source path inside (``/proc/self/mountinfo``), and the
+    course folder is often next to the kit or holds the dataset cache."""
+    key = tuple(str(Path(f).resolve()) for f in folders)
+    with _LOCK:
+        if key not in _SNAPSHOTS:
+            target = Path(tempfile.mkdtemp(prefix="cs182meta-snapshot-"))
+            for folder in folders:
+                shutil.copytree(folder, target / Path(folder).name,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            atexit.register(shutil.rmtree, target, ignore_errors=True)
+            _SNAPSHOTS[key] = target
+        return _SNAPSHOTS[key]
+
+
+def kit_snapshot() -> Path:
+    """The folder on the sandbox's ``PYTHONPATH``: a snapshot of the two kit packages."""
+    return snapshot(*kit_packages().values())
+
+
+def python_paths() -> list[Path]:
+    """Folders the Python installation needs (prefixes and site-packages), nested ones
+    left out."""
+    import site
+
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                  os.path.dirname(os.path.realpath(sys.executable))}
+    candidates.update(site.getsitepackages())
+    user_site = site.getusersitepackages()
+    if site.ENABLE_USER_SITE and user_site and os.path.isdir(user_site):
+        candidates.add(user_site)
+    real = sorted({Path(os.path.realpath(p)) for p in candidates if os.path.isdir(p)})
+    kept: list[Path] = []
+    for path in real:
+        if path == Path("/usr") or Path("/usr") in path.parents:
+            continue  # /usr is bound whole
+        if not any(k == path or k in path.parents for k in kept):
+            kept.append(path)
+    return kept
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+@dataclass
+class Bubblewrap:
+    """The ``bwrap`` command line for one submission."""
+
+    executable: str
+    python: str = field(default_factory=lambda: sys.executable)
+
+    def binds(self) -> list[tuple[str, Path, Path]]:
+        """``(option, host path, sandbox path)`` for everything shared read-only."""
+        binds = [("--ro-bind", Path("/usr"), Path("/usr"))]
+        for path in python_paths():
+            binds.append(("--ro-bind", path, path))
+        for name in kit_packages():
+            binds.append(("--ro-bind", kit_snapshot() / name, KIT / name))
+        for name in ETC_FILES:
+            if os.path.exists(f"/etc/{name}"):
+                binds.append(("--ro-bind", Path("/etc", name), Path("/etc", name)))
+        return binds
+
+    def exposes(self, folder: Path) -> bool:
+        """Whether ``folder`` (the course) would be visible inside the sandbox."""
+        folder = Path(os.path.realpath(folder))
+        return any(_inside(folder, Path(os.path.realpath(host))) or
+                   _inside(Path(os.path.realpath(host)), folder)
+                   for _, host, _ in self.binds())
+
+    def command(self, argv: list[str], env: dict[str, str], cache: Path | None,
+                work_mb: int) -> list[str]:
+        """``bwrap … -- argv`` with ``env`` as the whole environment and ``cache`` (a
+        host folder) bound read-only at :data:`CACHE_SOURCE`."""
+        cmd = [self.executable, "--unshare-all", "--unshare-user", "--disable-userns",
+               "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+               "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        for name in LINKED_DIRS:
+            host = Path("/", name)
+            if host.is_symlink():
+                cmd += ["--symlink", os.readlink(host), str(host)]
+            elif host.is_dir():
+                cmd += ["--ro-bind", str(host), str(host)]
+        binds = self.binds()
+        if cache is not None:
+            binds.append(("--ro-bind", cache, CACHE_SOURCE))
+        cmd += [a for option, host, inside in binds if not _inside(inside, ROOT)
+                for a in (option, str(host), str(inside))]
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(SHM_MB * 2**20),
+                "--tmpfs", "/dev/shm", "--size", str(work_mb * 2**20), "--tmpfs", str(ROOT)]
+        for folder in (WORK, HOME, TMP, CACHE):
+            cmd += ["--dir", str(folder)]
+        cmd += ["--symlink", str(TMP), "/tmp"]
+        # Binds below /sandbox come after its tmpfs, or the tmpfs would hide them.
+        cmd += [a for option, host, inside in binds if _inside(inside, ROOT)
+                for a in (option, str(host), str(inside))]
+        cmd += ["--chdir", str(WORK), "--clearenv"]
+        for key, value in sorted(env.items()):
+            cmd += ["--setenv", key, value]
+        return [*cmd, "--", *argv]
+
+    def spawn(self, argv: list[str], env: dict[str, str], cache: Path | None, work_mb: int,
+              prefix: tuple[str, ...] = (), **popen) -> subprocess.Popen:
+        """Start ``prefix + bwrap … -- argv``. The options travel on a pipe (``--args``),
+        not on the command line: the sandbox's init is a copy of ``bwrap``, and its
+        command line can be read inside."""
+        full = self.command(argv, env, cache, work_mb)
+        split = full.index("--")
+        data = "".join(option + "\0" for option in full[1:split]).encode()
+        read, write = os.pipe()
+        try:
+            writer = threading.Thread(target=_write_all, args=(write, data), daemon=True)
+            writer.start()
+            return subprocess.Popen([*prefix, self.executable, "--args", str(read),
+                                     *full[split:]], pass_fds=(read,), env=env, cwd="/",
+                                    **popen)
+        finally:
+            os.close(read)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    try:
+        with os.fdopen(fd, "wb") as pipe:
+            pipe.write(data)
+    except OSError:
+        pass
+
+
+def sandbox_environment(*, home: Path, cache: Path, kit: Path, threads: int,
+                        tmp: Path = Path("/tmp")) -> dict[str, str]:
+    """The whole environment of the sandbox process (and so of the kernel): nothing of
+    the grader's own environment but the locale."""
+    env = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "LC_CTYPE", "TZ")}
+    env.update({
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin",
+                                 "/bin"]),
+        "HOME": str(home), "USER": "student", "LOGNAME": "student", "TMPDIR": str(tmp),
+        "MPLBACKEND": "Agg", "PYTHONPATH": str(kit), "PYTHONDONTWRITEBYTECODE": "1",
+        # Parallel kernels that each spin up all cores' worth of OpenMP threads slow one
+        # another down many times over: share the cores out instead.
+        "OMP_NUM_THREADS": str(threads),
+        "CS182META_CACHE": str(cache),
+    })
+    return env
+
+
+_SELF_TEST: dict[str, str | None] = {}
+_WARNED: set[str] = set()
+
+
+def self_test(bwrap: Bubblewrap) -> str | None:
+    """None if ``bwrap`` runs Python with the kit inside, else why not (run once)."""
+    with _LOCK:
+        if bwrap.executable not in _SELF_TEST:
+            env = sandbox_environment(home=HOME, cache=CACHE, kit=KIT, threads=1)
+            probe = "import autograder, cs182meta, os; print('ok', os.getuid())"
+            try:
+                process = bwrap.spawn([bwrap.python, "-c", probe], env, None, 16,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+                try:
+                    out, err = process.communicate(timeout=120)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.communicate()
+                    raise
+                ok = process.returncode == 0 and out.split() == ["ok", str(SANDBOX_UID)]
+                problem = None if ok else (
+                    f"`bwrap` failed its self-test (exit {process.returncode}): "
+                    f"{(err or out).strip()[-300:]}")
+            except (OSError, subprocess.SubprocessError) as err:
+                problem = f"`bwrap` failed its self-test: {str(err)[:300]}"
+            _SELF_TEST[bwrap.executable] = problem
+        return _SELF_TEST[bwrap.executable]
+
+
+def confinement(course_root: Path, mode: str = "auto") -> Bubblewrap | None:
+    """The bubblewrap sandbox to grade with, or None for the unconfined fallback.
+
+    ``mode``: ``"auto"`` (bubblewrap where it works, else the fallback with one warning
+    line on stderr), ``"bwrap"`` (bubblewrap or an error), ``"none"`` (the fallback,
+    silently: for tests and for machines that are themselves throwaway containers).
+    """
+    if mode == "none":
+        return None
+    found = shutil.which("bwrap")
+    problem = None
+    bwrap = Bubblewrap(found) if found else None
+    if bwrap is None:
+        problem = "bubblewrap (`bwrap`) is not installed (apt-get install bubblewrap)"
+    elif bwrap.exposes(course_root):
+        problem = ("the course folder shares a folder with the Python installation or the "
+                   "kit, so a sandbox would expose it")
+    else:
+        problem = self_test(bwrap)
+    if problem is None:
+        return bwrap
+    if mode == "bwrap":
+        raise RuntimeError(f"cannot sandbox student code: {problem}")
+    with _LOCK:
+        if problem not in _WARNED:
+            _WARNED.add(problem)
+            print(f"WARNING: student code runs UNCONFINED, as this user, able to read and "
+                  f"write what this user can: {problem}", file=sys.stderr, flush=True)
+    return None
+
+
+# ---------------------------------------------------------------------- cgroups
+class MemoryCgroup:
+    """A memory cgroup for one submission, below this process's own (v1 or v2)."""
+
+    def __init__(self, path: Path, version: int):
+        self.path = path
+        self.version = version
+
+    @classmethod
+    def create(cls, limit_mb: int) -> MemoryCgroup | None:
+        """A new cgroup limited to ``limit_mb``, or None where none can be made."""
+        for version, parent in _own_memory_cgroups():
+            path = parent / f"cs182meta-{uuid.uuid4().hex[:12]}"
+            try:
+                path.mkdir()
+            except OSError:
+                continue
+            group = cls(path, version)
+            try:
+                limit = str(limit_mb * 2**20)
+                if version == 1:
+                    (path / "memory.limit_in_bytes").write_text(limit)
+                else:
+                    (path / "memory.max").write_text(limit)
+                    try:
+                        (path / "memory.swap.max").write_text("0")
+                    except OSError:
+                        pass
+                return group
+            except OSError:
+                group.remove()
+        return None
+
+    @property
+    def procs_file(self) -> Path:
+        return self.path / "cgroup.procs"
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(p) for p in self.procs_file.read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def usage_mb(self) -> float:
+        """Anonymous and shared (tmpfs) memory of every process in it, in MB: what the
+        submission holds, without the page cache of files it read."""
+        try:
+            stat = dict(line.split() for line in (self.path / "memory.stat").read_text()
+                        .splitlines() if len(line.split()) == 2)
+        except (OSError, ValueError):
+            return 0.0
+        keys = ("total_rss", "total_shmem") if self.version == 1 else ("anon", "shmem")
+        return sum(int(stat.get(k, 0)) for k in keys) / 2**20
+
+    def oom_kills(self) -> int:
+        name = "memory.oom_control" if self.version == 1 else "memory.events"
+        try:
+            for line in (self.path / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def kill_all(self) -> None:
+        for _ in range(50):
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        self.kill_all()
+        for _ in range(100):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.05)
+
+
+def _own_memory_cgroups() -> list[tuple[int, Path]]:
+    """Writable memory cgroups this process is in: ``[(version, path)]``."""
+    found = []
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        number, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            folder = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+            if (folder / "memory.limit_in_bytes").exists() and os.access(folder, os.W_OK):
+                found.append((1, folder))
+        elif number == "0" and controllers == "":
+            folder = Path("/sys/fs/cgroup") / path.lstrip("/")
+            # cgroup v2: only where memory is already delegated to the children.
+            try:
+                delegated = "memory" in (folder / "cgroup.subtree_control").read_text().split()
+            except OSError:
+                delegated = False
+            if delegated and os.access(folder, os.W_OK):
+                found.append((2, folder))
+    return found
