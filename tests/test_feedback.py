@@ -7,6 +7,8 @@ minute. tests/test_grading_pipeline.py checks the real notebooks' feedback.
 
 from __future__ import annotations
 
+import json
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -15,6 +17,7 @@ from autograder import sources
 from autograder.authoring import expand
 from autograder.course import Course, GradingError
 from autograder.feedback import PLACEHOLDER, WITHHELD, split_hidden
+from autograder.gradescope import _has_hidden_tests, results_for
 from autograder.isolated import IsolatedGrader, Limits
 from autograder.leaks import find_feedback_leaks, readable_text
 from autograder.nbgrader_api import grade_id
@@ -159,6 +162,18 @@ def test_a_warning_from_a_hidden_line_does_not_print_the_line(tiny):
     assert 'warnings.warn(\\"a warning raised in the hidden tests\\")' in graded  # raw: it does
     text = _feedback(course, "right")
     assert "UserWarning: a warning raised in the hidden tests" in text and WITHHELD in text
+
+
+def test_gradescope_results_show_type_and_message_only(tiny):
+    course, _ = tiny
+    source = nbformat.read(course.path("source", NAME, f"{NAME}.ipynb"), 4)
+    results = results_for(course, NAME, _has_hidden_tests(source), "")
+    outputs = {t["name"]: t["output"] for t in results["tests"]}
+    assert outputs == {
+        "square_tests": "AssertionError: square must also be right for negative and odd numbers",
+        "cube_tests": "passed",
+    }
+    assert not any(code in json.dumps(results) for code in HIDDEN_CODE)
 
 
 def test_the_leak_check_removes_a_leaking_file_and_says_what_leaked(tiny):
