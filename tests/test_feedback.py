@@ -7,6 +7,7 @@ minute. tests/test_grading_pipeline.py checks the real notebooks' feedback.
 
 from __future__ import annotations
 
+import ast
 import json
 
 import nbformat
@@ -19,8 +20,8 @@ from autograder.course import Course, GradingError
 from autograder.feedback import PLACEHOLDER, WITHHELD, split_hidden
 from autograder.gradescope import _has_hidden_tests, results_for
 from autograder.isolated import IsolatedGrader, Limits
-from autograder.leaks import find_feedback_leaks, readable_text
-from autograder.nbgrader_api import grade_id
+from autograder.leaks import _secret_and_public_lines, find_feedback_leaks, readable_text
+from autograder.nbgrader_api import grade_id, is_test_cell
 from autograder.submissions import collect
 
 NAME = "99_tiny"
@@ -214,3 +215,54 @@ def test_the_leak_check_spares_what_the_student_wrote():
     student = new_notebook(cells=[new_code_cell("secret_product = value * value  # mine")])
     assert find_feedback_leaks(source, leaky, student) == []
     assert find_feedback_leaks(source, "x = 1\nreturn x * x") == []  # solution lines are fine
+
+
+def _message_text(node, source: str) -> str:
+    """An assert message as written: string pieces, and ``{expression}`` for f-string parts."""
+    if isinstance(node, ast.Constant):
+        return str(node.value)
+    if isinstance(node, ast.JoinedStr):
+        return "".join(_message_text(part, source) for part in node.values)
+    if isinstance(node, ast.FormattedValue):
+        return "{" + ast.get_source_segment(source, node.value) + "}"
+    return ast.get_source_segment(source, node)
+
+
+def _hidden_asserts(cell):
+    lines = cell.source.split("\n")
+    hidden, inside = set(), False
+    for number, line in enumerate(lines, start=1):
+        if "BEGIN HIDDEN TESTS" in line:
+            inside = True
+        elif "END HIDDEN TESTS" in line:
+            inside = False
+        elif inside:
+            hidden.add(number)
+    return [n for n in ast.walk(ast.parse(cell.source))
+            if isinstance(n, ast.Assert) and n.lineno in hidden]
+
+
+@pytest.mark.parametrize("name", sources.assignments())
+def test_hidden_assertion_messages_teach_without_giving_the_answer(name):
+    """Feedback shows a failing hidden assert's message alone: every hidden assert has one,
+    and none holds a line of a reference implementation (a line of a hidden or solution
+    region found nowhere outside them, ≥ 6 characters)."""
+    nb = sources.notebook(name)
+    secret, _ = _secret_and_public_lines(nb)
+    asserts = [(cell, node) for cell in nb.cells if is_test_cell(cell)
+               for node in _hidden_asserts(cell)]
+    # The messages' own lines are lines of hidden regions too: they are what may be shown.
+    message_lines = {line.strip() for cell, node in asserts if node.msg is not None
+                     for line in cell.source.split("\n")[node.msg.lineno - 1:node.msg.end_lineno]
+                     if node.msg.lineno > node.test.end_lineno}
+    reference = secret - message_lines
+    problems = []
+    for cell, node in asserts:
+        where = f"{name} {grade_id(cell)}, line {node.lineno}"
+        if node.msg is None:
+            problems.append(f"{where}: a hidden assert without a message")
+            continue
+        text = _message_text(node.msg, cell.source)
+        problems += [f"{where}: message {text!r} holds {line!r}" for line in reference
+                     if line in text]
+    assert not problems, "\n".join(problems)
