@@ -17,8 +17,9 @@ it out). It applies :func:`student_view`:
   student's own code, read-only cells) and of library files stay; the last line is
   ``ExceptionType: message``. A failing hidden ``assert`` thus shows its message only;
 * any output line that holds a hidden-only line (a line inside a hidden region that
-  occurs nowhere else in the notebook, ≥ 6 characters — say, the source line a warning
-  prints) or a hidden-test marker is replaced by :data:`WITHHELD`, and ``_reference_NAME``
+  occurs nowhere else in the notebook, not even inside a longer line, ≥ 6 characters —
+  say, the source line a warning prints) or a hidden-test marker is replaced by
+  :data:`WITHHELD`, and ``_reference_NAME``
   (the hidden reference versions that composed tests bind as ``NAME``) reads ``NAME``.
 
 :func:`autograder.leaks.find_feedback_leaks` checks the files written afterwards.
@@ -142,7 +143,9 @@ def student_view(nb, begin: str = BEGIN, end: str = END):
         split = splits.get(id(cell))
         hidden |= _lines("\n".join(split.hidden)) if split else set()
         public |= _lines("\n".join(split.shown) if split else cell.source)
-    scrub = _Scrubber({line for line in hidden - public if len(line) >= MIN_LENGTH}, begin, end)
+    outside = "\n".join(public)  # a hidden line inside a visible one gives nothing away
+    scrub = _Scrubber({line for line in hidden - public
+                       if len(line) >= MIN_LENGTH and line not in outside}, begin, end)
     cells = {c.get("execution_count"): c for c in nb.cells
              if c.cell_type == "code" and c.get("execution_count") is not None}
     for cell in nb.cells:

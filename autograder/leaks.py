@@ -8,7 +8,8 @@ stored outputs of any cell.
 answers appear by right, so solution lines are not secret; what must not appear is the
 hidden tests: their markers, the names of hidden reference functions (``_reference_…``)
 and any *hidden-only* line — a line inside a hidden region of the source that occurs
-nowhere outside the hidden and solution regions, at least 6 characters long — unless the
+nowhere outside the hidden and solution regions (not even inside a longer line), at least
+6 characters long — unless the
 same text stands in a cell the student wrote.
 """
 
@@ -67,8 +68,11 @@ def find_leaks(source_nb, release_nb) -> list[str]:
 
 def hidden_only_lines(source_nb) -> set[str]:
     """Lines of the hidden tests that occur nowhere outside the hidden and solution
-    regions of ``source_nb`` (≥ 6 characters, stripped)."""
-    return _secret_and_public_lines(source_nb, kinds=("HIDDEN TESTS",))[0]
+    regions of ``source_nb``, not even inside a longer line there (the feedback check looks
+    for them inside lines: a traceback prefixes ``---->  3``); ≥ 6 characters, stripped."""
+    secret, public = _secret_and_public_lines(source_nb, kinds=("HIDDEN TESTS",))
+    outside = "\n".join(public)
+    return {line for line in secret if line not in outside}
 
 
 def readable_text(path: Path) -> str:
