@@ -217,6 +217,13 @@ def test_the_leak_check_spares_what_the_student_wrote():
     assert find_feedback_leaks(source, "x = 1\nreturn x * x") == []  # solution lines are fine
 
 
+def test_a_hidden_line_inside_a_visible_line_is_no_leak():
+    source = expand('# %% [tests] id="t" points=1\nresult = check_all(3)\n### BEGIN HIDDEN TESTS\n'
+                    'check_all(3)\nassert secret_check(4)\n### END HIDDEN TESTS\n', "t.py", "99_t")
+    assert find_feedback_leaks(source, "----> 1 result = check_all(3)") == []
+    assert find_feedback_leaks(source, "assert secret_check(4)")
+
+
 def _message_text(node, source: str) -> str:
     """An assert message as written: string pieces, and ``{expression}`` for f-string parts."""
     if isinstance(node, ast.Constant):
