@@ -48,7 +48,10 @@ def cmd_autograde(args) -> None:
 def cmd_feedback(args) -> None:
     course = Course(args.course)
     for assignment in _assignments(args.assignments):
-        print(f"feedback for {assignment} in {course.feedback(assignment)}")
+        folder = course.feedback(assignment, show_hidden=args.show_hidden)
+        what = ("with hidden tests and full tracebacks: for instructors only" if args.show_hidden
+                else "without hidden tests; leak check passed")
+        print(f"feedback for {assignment} in {folder} ({what})")
 
 
 def cmd_export(args) -> None:
@@ -106,8 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at once")
     p.add_argument("--timeout", type=float, default=Limits.wall_s, help="seconds per submission")
     p.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="memory per submission")
-    p = commands.add_parser("feedback", help="HTML feedback per student")
+    p = commands.add_parser("feedback", help="HTML feedback per student, without hidden tests")
     p.add_argument("assignments", nargs="*")
+    p.add_argument("--show-hidden", action="store_true",
+                   help="nbgrader's full feedback: hidden tests, reference code, whole "
+                        "tracebacks (for instructors; not leak-checked)")
     p = commands.add_parser("export", help="grades as CSV")
     p.add_argument("--to", default="build/grades.csv")
     p = commands.add_parser("gradescope", help="Gradescope autograder zips")

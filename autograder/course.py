@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import sources
-from autograder.leaks import find_leaks
+from autograder.leaks import find_feedback_leaks, find_leaks, readable_text
 from autograder.nbgrader_api import describe_validation
 from cs182meta.settings import grading_environment
 
@@ -54,9 +54,10 @@ class Course:
             [sys.executable, "-m", module, *args],
             cwd=self.root, env=full_env, capture_output=True, text=True, check=False,
         )
+        program = "nbgrader" if module == "nbgrader" else f"python -m {module}"
         if check and done.returncode != 0:
             raise GradingError(
-                f"`nbgrader {' '.join(args)}` failed (exit {done.returncode}):\n"
+                f"`{program} {' '.join(args)}` failed (exit {done.returncode}):\n"
                 f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
             )
         return done
@@ -99,16 +100,20 @@ class Course:
             released.append(release)
         return released
 
+    @staticmethod
+    def _kit_env() -> dict:
+        """PYTHONPATH for a child that runs a module of this kit (``autograder``)."""
+        kit = str(Path(__file__).resolve().parents[1])
+        return {"PYTHONPATH": os.pathsep.join(filter(None, [kit, os.environ.get("PYTHONPATH")]))}
+
     def _validate(self, notebook: Path, problem: str, *flags: str) -> None:
         """nbgrader's Validator on ``notebook`` (see :func:`autograder.nbgrader_api.validate`)
         with the same environment as the nbgrader commands; raise unless it passes."""
-        kit = str(Path(__file__).resolve().parents[1])  # `autograder` for the child
         with tempfile.TemporaryDirectory(prefix="cs182meta-validate-") as tmp:
             out = Path(tmp) / "results.json"
             done = self.nbgrader(
                 "validate", str(notebook), str(out), *flags, module="autograder.nbgrader_api",
-                check=False, env={"PYTHONPATH": os.pathsep.join(
-                    filter(None, [kit, os.environ.get("PYTHONPATH")]))})
+                check=False, env=self._kit_env())
             results = json.loads(out.read_text()) if out.exists() else None
         if results == {}:
             return
@@ -126,9 +131,35 @@ class Course:
         self._validate(release, "some tests pass on the blank release, so they cannot tell a "
                                 "blank answer from a right one", "--invert")
 
-    def feedback(self, assignment: str) -> Path:
-        self.nbgrader("generate_feedback", assignment, "--force")
+    def feedback(self, assignment: str, show_hidden: bool = False) -> Path:
+        """HTML feedback for every graded submission of ``assignment``: nbgrader's
+        ``generate_feedback`` without hidden tests (:mod:`autograder.feedback`), then
+        :meth:`check_feedback`. ``show_hidden``: nbgrader's own, full feedback (hidden
+        tests, reference code and whole tracebacks), for instructors; not leak-checked."""
+        self.nbgrader(assignment, *(["--show-hidden"] if show_hidden else []),
+                      module="autograder.feedback", env=self._kit_env())
+        if not show_hidden:
+            self.check_feedback(assignment)
         return self.path("feedback")
+
+    def check_feedback(self, assignment: str) -> None:
+        """The leak check on every file of ``assignment``'s feedback
+        (:func:`autograder.leaks.find_feedback_leaks`): remove each file that leaks, then
+        raise GradingError naming them and what leaked."""
+        source = nbformat.read(self.path("source", assignment, f"{assignment}.ipynb"), 4)
+        problems = []
+        for folder in sorted(self.path("feedback").glob(f"*/{assignment}")):
+            graded = self.path("autograded", folder.parent.name, assignment, f"{assignment}.ipynb")
+            student_nb = nbformat.read(graded, 4) if graded.exists() else None
+            for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+                leaks = find_feedback_leaks(source, readable_text(file), student_nb)
+                if leaks:
+                    file.unlink()
+                    shown = leaks[:5] + ([f"... and {len(leaks) - 5} more"] if len(leaks) > 5 else [])
+                    problems.append(f"{file.relative_to(self.root)}:\n    " + "\n    ".join(shown))
+        if problems:
+            raise GradingError(f"feedback of {assignment} gives hidden tests away (those files "
+                               "were removed):\n  " + "\n  ".join(problems))
 
     def export(self, csv_path: Path | str) -> Path:
         csv_path = Path(csv_path).resolve()

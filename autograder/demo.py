@@ -39,9 +39,9 @@ def run_demo(out: Path, assignments: list[str], all_bugs: bool = True) -> None:
             name = bug_sample_name(number)
             if name in graded:
                 print(f"  {name}: {bug.cell}: {bug.why}")
-    print("\n4/5 feedback")
+    print("\n4/5 feedback (without hidden tests, with leak check)")
     for assignment in assignments:
-        course.feedback(assignment)
+        course.feedback(assignment)  # raises GradingError if a file gives a hidden test away
     print(f"    {course.path('feedback')}/<student>/<assignment>/*.html")
     print("5/5 export")
     print(f"    {course.export(demo / 'grades.csv')}")

@@ -24,7 +24,9 @@ from nbgrader.utils import is_grade
 
 from autograder import sources
 from autograder.course import Course
+from autograder.feedback import student_view
 from autograder.isolated import GRADESCOPE_LIMITS, IsolatedGrader, Limits
+from autograder.leaks import find_feedback_leaks
 from autograder.nbgrader_api import grade_id, gradebook_url
 from autograder.sandbox import MAX_NOTEBOOK_BYTES
 from autograder.submissions import collect, is_junk
@@ -95,18 +97,30 @@ def _has_hidden_tests(source_nb) -> set[str]:
     return {grade_id(c) for c in source_nb.cells if "BEGIN HIDDEN TESTS" in c.source and is_grade(c)}
 
 
-def _cell_output(cell) -> str:
-    errors = [f"{o.ename}: {o.evalue}" for o in cell.get("outputs", []) if o.output_type == "error"]
+def _cell_output(cell, source_nb=None, student_nb=None) -> str:
+    """``ExceptionType: message`` per error of a cell of the :func:`student_view`, or
+    ``passed``; a message that would still quote a hidden test is withheld."""
+    errors = []
+    for output in cell.get("outputs", []):
+        if output.output_type != "error":
+            continue
+        text = f"{output.ename}: {output.evalue}"
+        if source_nb is not None and find_feedback_leaks(source_nb, text, student_nb):
+            text = f"{output.ename} (its message is withheld: it quotes the hidden tests)"
+        errors.append(text)
     return "\n".join(errors) if errors else "passed"
 
 
 def results_for(course: Course, assignment: str, hidden: set[str], message: str) -> dict:
-    """results.json content from the autograded notebook (or zeros if there is none)."""
+    """results.json content from the autograded notebook (or zeros if there is none):
+    what the feedback shows, so no hidden test (see :mod:`autograder.feedback`)."""
     autograded = course.path("autograded", STUDENT, assignment, f"{assignment}.ipynb")
-    cells = {}
+    source = course.path("source", assignment, f"{assignment}.ipynb")
+    source_nb = nbformat.read(source, 4) if source.exists() else None
+    cells, graded_nb = {}, None
     if autograded.exists():
-        nb = nbformat.read(autograded, 4)
-        cells = {grade_id(c): c for c in nb.cells if grade_id(c)}
+        graded_nb = nbformat.read(autograded, 4)
+        cells = {grade_id(c): c for c in student_view(graded_nb).cells if grade_id(c)}
     scores = {}
     if autograded.exists():
         with Gradebook(gradebook_url(course.root)) as gb:
@@ -119,7 +133,8 @@ def results_for(course: Course, assignment: str, hidden: set[str], message: str)
             "name": name,
             "score": float(scores.get(name) or 0.0),
             "max_score": float(test["max_score"]),
-            "output": _cell_output(cells[name]) if name in cells else message or "not graded",
+            "output": (_cell_output(cells[name], source_nb, graded_nb) if name in cells
+                       else message or "not graded"),
             "visibility": "after_published" if name in hidden else "visible",
         })
     return {

@@ -3,6 +3,7 @@ import sys
 
 import autograder.__main__ as autograder_cli
 from autograder import sources
+from autograder.course import Course
 from autograder.isolated import Limits
 from cs182meta.__main__ import main
 
@@ -32,3 +33,14 @@ def test_autograder_cli_defaults_are_the_grader_limits(monkeypatch, tmp_path):
     assert autograder_cli.main(["demo", "--one-bug-per-exercise", "00_episodes"]) == 0
     assert calls[1][1] == {"all_bugs": False} and calls[1][0][1] == ["00_episodes"]
     assert autograder_cli.main(["demo", "no_such_notebook"]) == 1
+
+
+def test_feedback_hides_hidden_tests_unless_asked(monkeypatch, tmp_path, capsys):
+    calls = []
+    monkeypatch.setattr(Course, "feedback",
+                        lambda self, a, show_hidden=False: calls.append((a, show_hidden)) or tmp_path)
+    course = str(tmp_path / "course")
+    assert autograder_cli.main(["--course", course, "feedback", "00_episodes"]) == 0
+    assert autograder_cli.main(["--course", course, "feedback", "--show-hidden", "01_blackbox"]) == 0
+    assert calls == [("00_episodes", False), ("01_blackbox", True)]
+    assert "for instructors only" in capsys.readouterr().out

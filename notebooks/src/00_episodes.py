@@ -120,7 +120,9 @@ query_x = torch.rand(9, 1, 28, 28, generator=generator)
 expected = torch.stack(
     [support_y[((support_x - q) ** 2).sum(dim=(1, 2, 3)).argmin()] for q in query_x]
 )
-assert torch.equal(nearest_neighbour_predict(support_x, support_y, query_x), expected)
+assert torch.equal(nearest_neighbour_predict(support_x, support_y, query_x), expected), (
+    "on random 4-way images, a prediction is not the label of the support image closest in pixels"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] id="ex2-text"
@@ -168,7 +170,7 @@ from cs182meta.episodes import EpisodeSampler
 
 task = EpisodeSampler(load(split="evaluation"), n_way=5, k_shot=5, q_query=2, seed=1)[0]
 model = fit_generic_learner(task.support_x, task.support_y, n_way=5, steps=100)
-assert isinstance(model, nn.Module)
+assert isinstance(model, nn.Module), f"expected an nn.Module, got {type(model).__name__}"
 with torch.no_grad():
     logits = model(task.support_x)
 assert logits.shape == (25, 5), f"expected logits [25, 5], got {tuple(logits.shape)}"

@@ -460,7 +460,9 @@ model.eval()
 with torch.no_grad():
     s, q = model(episode.support_x), model(episode.query_x)
     expected = _reference_protonet_logits(q, _reference_prototypes(s, episode.support_y, 3))
-assert torch.allclose(got, expected, rtol=1e-4, atol=1e-3), "logits differ from the reference"
+assert torch.allclose(got, expected, rtol=1e-4, atol=1e-3), (
+    "logits differ from -||f(x) - c_n||^2 computed with the model in evaluation mode"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] id="training-text"
@@ -632,7 +634,9 @@ for n_way, k_shot, m, scale in [(4, 3, 5, 5.0), (5, 1, 7, 1.0), (3, 2, 6, 10.0)]
     weights = weights / weights.sum(dim=1, keepdim=True)
     expected = torch.stack([weights[:, y == n].sum(dim=1) for n in range(n_way)], dim=1)
     assert got.shape == (m, n_way), f"expected {(m, n_way)}, got {tuple(got.shape)}"
-    assert torch.allclose(got, expected, atol=1e-5), f"probabilities differ from the reference (scale={scale})"
+    assert torch.allclose(got, expected, atol=1e-5), (
+        f"probabilities differ from the per-class sums of softmax(scale * cosine) over the support set (scale={scale})"
+    )
 ### END HIDDEN TESTS
 
 # %% [markdown] id="ex4b-text"

@@ -225,19 +225,22 @@ for step_size in (0.03, per_parameter):
             }
         assert set(got) == set(expected), f"expected keys {sorted(expected)}, got {sorted(got)}"
         for n in expected:
-            assert torch.allclose(got[n], expected[n], atol=1e-12), f"phi[{n!r}] differs from the reference"
+            assert torch.allclose(got[n], expected[n], atol=1e-12), (
+                f"phi[{n!r}] differs from 3 steps of phi <- phi - alpha * grad(support loss) "
+                f"(alpha {'per parameter' if isinstance(step_size, dict) else step_size}, create_graph={create_graph})"
+            )
         query_got = F.mse_loss(functional_call(net, got, (xq,)), yq)
         query_expected = F.mse_loss(functional_call(net, expected, (xq,)), yq)
         g_got = torch.autograd.grad(query_got, list(theta.values()))
         g_expected = torch.autograd.grad(query_expected, list(theta.values()))
         for n, a, b in zip(theta, g_got, g_expected):
             assert torch.allclose(a, b, atol=1e-10), (
-                f"d(query loss)/d{n} differs from the reference (create_graph={create_graph})"
+                f"the gradient of the query loss at phi with respect to params[{n!r}] is wrong (create_graph={create_graph})"
             )
 for n, p in theta.items():
     assert torch.equal(p.detach(), before[n]), f"params[{n!r}] was modified"
 zero = inner_adapt(net, theta, xs, ys, 0, 0.1, True)
-assert all(torch.equal(zero[n], theta[n]) for n in theta), "steps=0 must return phi^0 = params"
+assert all(torch.equal(zero[n], theta[n]) for n in theta), "with steps=0, phi must equal params (no step taken)"
 # Another loss: cross-entropy of a linear classifier.
 classifier = nn.Linear(4, 3).double()
 c_params = dict(classifier.named_parameters())
@@ -731,12 +734,16 @@ assert abs(both.item() - (alone[0].item() + alone[1].item()) / 2) < 1e-4, (
 for first_order in (False, True):
     got = maml_outer_loss(net, theta, tasks, 2, 0.4, first_order=first_order, loss_fn=F.cross_entropy)
     expected = _reference_maml_outer_loss(net, theta, tasks, 2, 0.4, first_order, F.cross_entropy)
-    assert abs(got.item() - expected.item()) < 1e-4, f"loss {got.item()} differs from the reference {expected.item()}"
+    assert abs(got.item() - expected.item()) < 1e-4, (
+        f"on the two image tasks (cross-entropy, 2 inner steps, alpha=0.4, first_order={first_order}) "
+        f"the meta-loss is {got.item()}, expected {expected.item()}: adapt on each task's support "
+        "images with loss_fn, then score its query images"
+    )
     got_grads = torch.autograd.grad(got, list(theta.values()))
     expected_grads = torch.autograd.grad(expected, list(theta.values()))
     for name, a, b in zip(theta, got_grads, expected_grads):
         assert torch.allclose(a, b, rtol=1e-3, atol=1e-5), (
-            f"meta-gradient of {name} differs from the reference (first_order={first_order})"
+            f"on the two image tasks, the meta-gradient of {name} is wrong (first_order={first_order})"
         )
 ### END HIDDEN TESTS
 
@@ -954,7 +961,8 @@ for steps, epsilon, loss_fn in [(3, 0.7, F.mse_loss), (2, 1.0, F.mse_loss), (2, 
     for name, p in theta.items():
         reference = p + epsilon * (sum(phi[name] for phi in phis) / 3 - p)
         assert torch.allclose(got[name], reference, atol=1e-6), (
-            f"{name} differs from the reference Reptile update (steps={steps}, loss_fn={loss_fn.__name__})"
+            f"{name} differs from theta + epsilon * (mean over tasks of phi_t - theta) "
+            f"(steps={steps}, epsilon={epsilon}, loss_fn={loss_fn.__name__})"
         )
 ### END HIDDEN TESTS
 
@@ -1089,8 +1097,12 @@ for model, a, opt in ((net, alphas, optimizer), (twin, reference_alphas, referen
         loss.backward()
         opt.step()
 for name, p in twin.named_parameters():
-    assert torch.allclose(alphas[name], reference_alphas[name], atol=1e-6), f"alpha[{name!r}] differs from the reference after 2 steps"
-    assert torch.allclose(dict(net.named_parameters())[name], p, atol=1e-6), f"theta[{name!r}] differs from the reference after 2 steps"
+    assert torch.allclose(alphas[name], reference_alphas[name], atol=1e-6), (
+        f"after 2 Adam steps on theta and alpha, alpha[{name!r}] differs from alphas that start at 0.05 and train with theta"
+    )
+    assert torch.allclose(dict(net.named_parameters())[name], p, atol=1e-6), (
+        f"after 2 Adam steps on theta and alpha, theta[{name!r}] differs from the expected parameters"
+    )
 ### END HIDDEN TESTS
 
 # %% [markdown] id="meta-sgd-text"
