@@ -225,7 +225,7 @@ class ExerciseResult:
         return (self.count(KILLED) + self.count(TIMEOUT)) / relevant if relevant else 1.0
 
 
-def test_cells_of(nb, bugs) -> dict[str, list[str]]:
+def exercise_tests(nb, bugs) -> dict[str, list[str]]:
     """``{exercise: [test cell ids]}``: its ``<exercise>_tests`` cell and every test cell
     a planted bug of it must lose."""
     ids = [grade_id(c) for c in nb.cells]
@@ -312,7 +312,7 @@ def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: floa
     nb = sources.notebook(notebook)
     bugs = sources.planted_bugs(notebook)
     equivalent = sources.equivalent_mutants(notebook)
-    tests = test_cells_of(nb, bugs)
+    tests = exercise_tests(nb, bugs)
     chosen = list(exercises or tests)
     unknown = sorted(set(chosen) - set(tests))
     if unknown:
@@ -375,7 +375,7 @@ def mutate(notebooks: list[str], exercises: list[str] | None = None, limit_s: fl
     and every survivor, optionally save the statuses as JSON; raise if a survivor is left."""
     results = []
     for notebook in notebooks:
-        names = sources.solution_ids(notebook)
+        names = list(exercise_tests(sources.notebook(notebook), []))
         chosen = [e for e in exercises if e in names] if exercises else names
         if chosen:
             print(f"{notebook}: {len(chosen)} exercise(s)", flush=True)

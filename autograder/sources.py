@@ -91,12 +91,6 @@ def equivalent_mutants(name: str) -> dict[str, str]:
     return dict(getattr(_bugs_module(name), "EQUIVALENT_MUTANTS", {}))
 
 
-def solution_ids(name: str) -> list[str]:
-    """The ids of notebook ``name``'s code exercises (its ``[solution]`` cells), in order."""
-    return [c.metadata["nbgrader"]["grade_id"] for c in notebook(name).cells
-            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
-
-
 def cell_namespace(name: str, grade_ids: list[str]) -> dict:
     """Run the cells ``grade_ids`` of notebook ``name`` (solutions included) in a fresh
     namespace and return it: how scripts such as benchmarks use a notebook's code."""
