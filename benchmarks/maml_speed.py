@@ -6,9 +6,12 @@ meta-gradient of the mean query loss with respect to θ. Every variant runs in i
 process (so each peak-memory figure is its own), in one run on one machine:
 
 * ``notebook-loop``      notebook 03's ``maml_outer_loss`` (a Python loop over tasks), NCHW:
-                         the kit's default path, what the notebook trains with
+                         the students' exercise
 * ``loop+channels_last`` the same function, images and weights in channels-last layout
 * ``notebook-vmap``      notebook 03's ``maml_outer_loss_vmap`` (``torch.func.vmap`` over tasks)
+* ``grouped``            notebook 03's ``maml_outer_loss`` run on all tasks at once through
+                         ``cs182meta.grouped`` (grouped convolutions, channels-last): what
+                         notebook 03 trains with
 * ``higher``             facebookresearch/higher's ``innerloop_ctx`` in a loop over tasks
                          (``pip install higher``; skipped with a note when missing)
 
@@ -18,7 +21,8 @@ each variant's GFLOP/s can be read as a share of what the machine can do. Each v
 meta-gradient is compared with ``notebook-loop``'s (largest difference relative to the
 gradient's norm; vmap's differs by ~1e-3 with BatchNorm, see notebook 03).
 
-Run: ``python benchmarks/maml_speed.py [--tasks 32] [--repeats 5] [--device cpu]``.
+Run: ``python benchmarks/maml_speed.py [--tasks 32] [--repeats 5] [--device cpu]``;
+``--profile VARIANT`` prints where that variant's time goes (``torch.profiler``, top ops).
 Notebook 03's functions are taken from its source, ``notebooks/src/03_maml.py`` (its setup
 and solution cells, by id), so the benchmark times exactly what the notebook teaches.
 """
@@ -42,6 +46,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from cs182meta.grouped import TaskGroupedConv4, grouped_meta_loss
 from cs182meta.models import Conv4
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,7 +55,7 @@ sys.path.insert(0, str(REPO))
 from autograder import sources  # noqa: E402
 
 FUNCTIONS = ("inner_adapt", "maml_outer_loss", "maml_outer_loss_vmap")
-VARIANTS = ("notebook-loop", "loop+channels_last", "notebook-vmap", "higher")
+VARIANTS = ("notebook-loop", "loop+channels_last", "notebook-vmap", "grouped", "higher")
 N_WAY, K_SHOT, Q_QUERY, INNER_STEPS, ALPHA = 5, 1, 15, 1, 0.4
 
 
@@ -102,6 +107,14 @@ def step_function(variant: str, model, tasks):
 
         return step
     nb = notebook_functions()
+    if variant == "grouped":
+        grouped = TaskGroupedConv4(model)
+
+        def step():
+            loss = grouped_meta_loss(nb["maml_outer_loss"], grouped, params, tasks, INNER_STEPS, ALPHA)
+            return dict(zip(params, torch.autograd.grad(loss, list(params.values()))))
+
+        return step
     if variant in ("notebook-loop", "loop+channels_last", "notebook-vmap"):
         outer = nb["maml_outer_loss_vmap" if variant == "notebook-vmap" else "maml_outer_loss"]
 
@@ -142,6 +155,19 @@ def run_variant(variant: str, num_tasks: int, repeats: int, device: torch.device
     else:  # ru_maxrss is in KiB on Linux
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before
     return {"median_s": statistics.median(times), "min_s": min(times), "peak_mb": peak}
+
+
+def print_profile(variant: str, num_tasks: int, device: torch.device, rows: int = 12) -> None:
+    """The variant's top operators by self time over one step (after a warm-up step)."""
+    from torch.profiler import profile
+
+    model, tasks = make_problem(num_tasks, device)
+    step = step_function(variant, model, tasks)
+    step()
+    with profile() as prof:
+        step()
+    print(f"\nwhere {variant}'s step goes (torch.profiler, self time):")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
 
 
 def step_flops(num_tasks: int, device: torch.device) -> int:
@@ -190,6 +216,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per variant")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
+    parser.add_argument("--profile", metavar="VARIANT", help="also print where VARIANT's step goes")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one variant
     parser.add_argument("--grad-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -227,6 +254,8 @@ def main() -> None:
             rate = flops / result["median_s"] / 1e9
             print(f"{variant:<20} {result['median_s']:8.3f} {result['min_s']:7.3f} {rate:8.1f} "
                   f"{100 * rate / best:6.0f}% {result['peak_mb']:8.0f} {gap:9.1e}")
+    if args.profile:
+        print_profile(args.profile, args.tasks, device)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ from cs182meta.data import load_meta_splits
 from cs182meta.data.sinusoid import SinusoidTasks
 from cs182meta.episodes import EpisodeSampler
 from cs182meta.evaluate import mean_ci95, progress
+from cs182meta.grouped import TaskGroupedConv4, grouped_meta_loss, stack_for_tasks, task_sum_cross_entropy
 from cs182meta.models import Conv4, SineMLP
 from cs182meta.profiles import by_profile, notebook_setup
 
@@ -91,6 +92,7 @@ REPTILE_ALPHA = 0.1  # Reptile's inner SGD step size (training and test)
 REPTILE_TEST_STEPS = by_profile(grading=2, quick=10, full=50)  # Reptile's inner steps at test time
 REPTILE_EPSILON = 1.0  # outer step size, annealed linearly to 0
 EVAL_EPISODES = by_profile(grading=10, quick=400, full=1000)
+EVAL_BATCH = by_profile(grading=5, quick=20, full=25)  # evaluation tasks adapted at once
 EVAL_CLASSES = by_profile(grading=40, quick=None, full=None)  # None: all evaluation classes
 SPEED_REPEATS = by_profile(grading=1, quick=3, full=10)  # timing repeats for vmap vs loop
 
@@ -498,8 +500,9 @@ _check_against_reference_loop(maml_outer_loss_vmap, tolerance=1e-10)
 # What this means for you: the loop is the reference. A difference of that size does
 # not visibly change training, but it is not rounding error, so never use agreement
 # with a `vmap` version with BatchNorm as evidence that code is right — test vectorized
-# code on a BatchNorm-free network, as the tests above do. (In this notebook the image
-# experiments use the loop anyway; the speed comparison below shows why.)
+# code on a BatchNorm-free network, as the tests above do. (The image experiments
+# below batch their tasks another way, with grouped convolutions, which agree with the
+# loop exactly.)
 
 # %% id="caveat"
 def relative_gradient_gap(model, tasks, alpha, loss_fn):
@@ -795,21 +798,60 @@ def meta_train_images(model, meta_step, steps, seed, optimizer=None):
 
 
 def evaluate_images(model, alpha, steps=TEST_INNER_STEPS, seed=1000):
-    """Query accuracy (%, 95% interval) after `steps` inner steps, on N-way K-shot evaluation tasks."""
+    """Query accuracy (%, 95% interval) after `steps` inner steps, on N-way K-shot evaluation tasks.
+
+    The tasks are adapted `EVAL_BATCH` at a time, each with its own copy of the parameters
+    (the grouped network of the next section); every task is still adapted on its own data.
+    """
     sampler = EpisodeSampler(evaluation, N_WAY, K_SHOT, EVAL_QUERY, num_episodes=EVAL_EPISODES, seed=seed)
+    grouped = TaskGroupedConv4(model)
     params = dict(model.named_parameters())
     accuracies = []
-    for episode in progress(sampler, desc="evaluating"):
-        episode = episode.to(DEVICE)
-        phi = inner_adapt(model, params, episode.support_x, episode.support_y, steps, alpha,
-                          create_graph=False, loss_fn=F.cross_entropy)
+    for episodes in progress(sampler.loader(batch_size=EVAL_BATCH), desc="evaluating"):
+        support_x, support_y, query_x, query_y = episode_tasks(episodes)  # (T, N*K, 1, 28, 28), ...
+        phi = inner_adapt(grouped, stack_for_tasks(params, support_x.shape[0]), support_x, support_y,
+                          steps, alpha, create_graph=False, loss_fn=task_sum_cross_entropy)  # {name: (T, ...)}
         with torch.no_grad():
-            logits = functional_call(model, phi, (episode.query_x,))  # (N*Q, N)
-        accuracies.append((logits.argmax(dim=1) == episode.query_y).float().mean().item())
+            logits = functional_call(grouped, phi, (query_x,))  # (T, N*Q, N)
+        accuracies += (logits.argmax(dim=2) == query_y).float().mean(dim=1).tolist()
     return mean_ci95(accuracies).as_percent()
 
 
 image_results = {}  # method -> (accuracy, seconds per meta-step)
+
+# %% [markdown] id="grouped-text"
+# ### One pass for the whole meta-batch
+#
+# Your `maml_outer_loss` loops over the tasks of a meta-batch: for 32 tasks, 32 small
+# support passes, 32 inner gradients, 32 query passes. Small operations leave most of
+# a CPU — and nearly all of a GPU — idle. The training below runs **your**
+# `inner_adapt` and `maml_outer_loss` on all tasks at once, with two pieces from the
+# kit (`cs182meta.grouped`):
+#
+# * `TaskGroupedConv4(net)` — the same Conv-4, same parameter names, that takes a
+#   meta-batch `[T, B, 1, 28, 28]` and per-task parameters `{name: [T, *shape]}`. It
+#   lays the tasks side by side along the **channel** axis and runs each layer once:
+#
+# ```
+#   task 1  [B, 64, H, W] ┐                       weights: task 1's [64, 64, 3, 3] ┐
+#   task 2  [B, 64, H, W] ├─> [B, T*64, H, W] ──── conv2d(groups=T) ──────────────  ├─> [T*64, 64, 3, 3]
+#    ...                  │   channels t*64 ...    input group t meets only         │
+#   task T  [B, 64, H, W] ┘   t*64+63 are task t   output group t: no mixing        ┘
+# ```
+#
+#   BatchNorm with batch statistics normalises each channel over `(B, H, W)`, which is
+#   now exactly per-task BatchNorm; the head is one `einsum` over `[T, B, D]` and
+#   `[T, N, D]`.
+# * `grouped_meta_loss(maml_outer_loss, grouped_net, params, tasks, steps, alpha)` hands
+#   your function all T tasks as **one** task of the grouped network, with θ copied
+#   per task (`[T, *shape]`) and a loss that *sums* the tasks' losses, so that in your
+#   `inner_adapt` each task's copy gets its own gradient; it returns the mean over
+#   tasks.
+#
+# Nothing about the algorithm changes: the kit's tests check that the meta-gradients
+# equal the loop's (to $10^{-15}$ in float64, on this BatchNorm network). Only the speed
+# does — see the comparison after the MAML run. Evaluation batches its test tasks the
+# same way.
 
 # %% [markdown] id="maml-images-text"
 # ### MAML (second order)
@@ -829,10 +871,12 @@ image_results = {}  # method -> (accuracy, seconds per meta-step)
 
 # %% id="maml-images"
 maml_net = new_conv4(seed=0)
+grouped_maml_net = TaskGroupedConv4(maml_net)  # the same parameters, a meta-batch at once
 optimizer = torch.optim.Adam(maml_net.parameters(), lr=IMAGE_LR)
 seconds = meta_train_images(
     maml_net,
-    lambda params, tasks, step: maml_outer_loss(maml_net, params, tasks, TRAIN_INNER_STEPS, INNER_ALPHA, loss_fn=F.cross_entropy),
+    lambda params, tasks, step: grouped_meta_loss(maml_outer_loss, grouped_maml_net, params, tasks,
+                                                  TRAIN_INNER_STEPS, INNER_ALPHA),
     IMAGE_STEPS, seed=1, optimizer=optimizer,
 )
 image_results["MAML"] = (evaluate_images(maml_net, INNER_ALPHA), seconds)
@@ -840,17 +884,18 @@ print(f"MAML: {N_WAY}-way {K_SHOT}-shot accuracy {image_results['MAML'][0]} %, {
 
 
 # %% [markdown] id="speed-text"
-# ### Loop or `vmap`?
+# ### Loop, `vmap` or grouped?
 #
-# The same second-order meta-step on one meta-batch of image tasks with both
-# implementations. On a GPU, batching the tasks pays; on a CPU, `vmap` over
-# convolutions with a different filter bank per task becomes grouped convolutions,
-# which PyTorch runs slowly on the CPU — 2.3 times slower than the loop, with twice
-# the memory, for the paper's meta-batch of 32 tasks on the 2-core machine this
-# notebook was written on (`benchmarks/maml_speed.py` in the kit compares the loop,
-# `vmap` and the `higher` library on one meta-step). That is why the image
-# experiments here use the loop (and the sinusoid experiment, with its tiny MLP,
-# uses `vmap`).
+# The same second-order meta-step on one meta-batch of image tasks, three ways: your
+# loop, your `vmap` version, and your loop run through the grouped network. `vmap`
+# also turns the per-task convolutions into grouped ones, but through general batching
+# rules, in the NCHW layout, with extra copies: on a CPU it is slower than the loop
+# (2.3 times, with twice the memory, for the paper's meta-batch of 32 tasks on the
+# 2-core machine this notebook was written on). The hand-written grouping uses the
+# channels-last layout, in which the CPU's grouped convolutions and pooling are fast,
+# and gives the loop's exact gradients. `benchmarks/maml_speed.py` in the kit compares
+# all of them, and the `higher` library, at the paper's scale. (The sinusoid
+# experiment, with its tiny MLP, uses `vmap`.)
 
 # %% id="speed"
 def seconds_per_meta_step(outer_loss, model, tasks, repeats=SPEED_REPEATS):
@@ -870,8 +915,15 @@ def seconds_per_meta_step(outer_loss, model, tasks, repeats=SPEED_REPEATS):
 speed_sampler = EpisodeSampler(background, N_WAY, K_SHOT, TRAIN_QUERY, num_episodes=META_BATCH, seed=5)
 speed_tasks = episode_tasks(next(iter(speed_sampler.loader(batch_size=META_BATCH))))
 speed_net = new_conv4(seed=5)
-for name, outer_loss in (("loop", maml_outer_loss), ("vmap", maml_outer_loss_vmap)):
-    print(f"{name}: {1000 * seconds_per_meta_step(outer_loss, speed_net, speed_tasks):7.1f} ms per meta-step "
+grouped_speed_net = TaskGroupedConv4(speed_net)
+
+
+def grouped_outer_loss(model, params, tasks, steps, alpha, loss_fn):
+    return grouped_meta_loss(maml_outer_loss, grouped_speed_net, params, tasks, steps, alpha)
+
+
+for name, outer_loss in (("loop", maml_outer_loss), ("vmap", maml_outer_loss_vmap), ("grouped", grouped_outer_loss)):
+    print(f"{name:8s} {1000 * seconds_per_meta_step(outer_loss, speed_net, speed_tasks):7.1f} ms per meta-step "
           f"(meta-batch {META_BATCH}, Conv-4 with {HIDDEN} filters, {DEVICE.type})")
 
 
@@ -980,29 +1032,33 @@ for steps, epsilon, loss_fn in [(3, 0.7, F.mse_loss), (2, 1.0, F.mse_loss), (2, 
 
 # %% id="variants"
 fomaml_net = new_conv4(seed=0)
+grouped_fomaml_net = TaskGroupedConv4(fomaml_net)
 optimizer = torch.optim.Adam(fomaml_net.parameters(), lr=IMAGE_LR)
 seconds = meta_train_images(
     fomaml_net,
-    lambda params, tasks, step: maml_outer_loss(
-        fomaml_net, params, tasks, TRAIN_INNER_STEPS, INNER_ALPHA, first_order=True, loss_fn=F.cross_entropy
-    ),
+    lambda params, tasks, step: grouped_meta_loss(maml_outer_loss, grouped_fomaml_net, params, tasks,
+                                                  TRAIN_INNER_STEPS, INNER_ALPHA, first_order=True),
     IMAGE_STEPS, seed=1, optimizer=optimizer,
 )
 image_results["first-order MAML"] = (evaluate_images(fomaml_net, INNER_ALPHA), seconds)
 
 
 reptile_net = new_conv4(seed=0)
+grouped_reptile_net = TaskGroupedConv4(reptile_net)
 
 
 def reptile_meta_step(params, tasks, step):
     support_x, support_y, query_x, query_y = tasks
     training_data = (torch.cat([support_x, query_x], dim=1), torch.cat([support_y, query_y], dim=1))  # (T, N*(K+Q), ...)
     epsilon = REPTILE_EPSILON * (1 - step / IMAGE_STEPS)
-    new_params = reptile_update(reptile_net, params, training_data + (query_x, query_y),
-                                REPTILE_INNER_STEPS, REPTILE_ALPHA, epsilon, loss_fn=F.cross_entropy)
+    # All T tasks as one task of the grouped network: theta + epsilon * (phi_t - theta) for
+    # every t at once, {name: (T, ...)}; its mean over tasks is Reptile's update.
+    one_task = tuple(field.unsqueeze(0) for field in training_data + (query_x, query_y))  # (1, T, ...)
+    new_params = reptile_update(grouped_reptile_net, stack_for_tasks(params, support_x.shape[0]), one_task,
+                                REPTILE_INNER_STEPS, REPTILE_ALPHA, epsilon, loss_fn=task_sum_cross_entropy)
     with torch.no_grad():
         for name, p in params.items():
-            p.copy_(new_params[name])
+            p.copy_(new_params[name].mean(dim=0))
 
 
 seconds = meta_train_images(reptile_net, reptile_meta_step, IMAGE_STEPS, seed=1)
@@ -1114,12 +1170,12 @@ for name, p in twin.named_parameters():
 
 # %% id="meta-sgd"
 meta_sgd_net = new_conv4(seed=0)
+grouped_meta_sgd_net = TaskGroupedConv4(meta_sgd_net)
 meta_sgd_alphas, optimizer = meta_sgd_setup(meta_sgd_net, INNER_ALPHA, IMAGE_LR)
 seconds = meta_train_images(
     meta_sgd_net,
-    lambda params, tasks, step: maml_outer_loss(
-        meta_sgd_net, params, tasks, TRAIN_INNER_STEPS, meta_sgd_alphas, loss_fn=F.cross_entropy
-    ),
+    lambda params, tasks, step: grouped_meta_loss(maml_outer_loss, grouped_meta_sgd_net, params, tasks,
+                                                  TRAIN_INNER_STEPS, meta_sgd_alphas),
     IMAGE_STEPS, seed=1, optimizer=optimizer,
 )
 learned_alphas = {name: a.detach() for name, a in meta_sgd_alphas.items()}
