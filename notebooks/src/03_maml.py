@@ -52,7 +52,12 @@ from cs182meta.data import load_meta_splits
 from cs182meta.data.sinusoid import SinusoidTasks
 from cs182meta.episodes import EpisodeSampler
 from cs182meta.evaluate import mean_ci95, progress
-from cs182meta.grouped import TaskGroupedConv4, grouped_meta_loss, stack_for_tasks, task_sum_cross_entropy
+from cs182meta.grouped import (
+    TaskGroupedConv4,
+    grouped_meta_loss,
+    stack_for_tasks,
+    task_sum_cross_entropy,
+)
 from cs182meta.models import Conv4, SineMLP
 from cs182meta.profiles import by_profile, notebook_setup
 
