@@ -53,7 +53,7 @@ from cs182meta.data.sinusoid import SinusoidTasks
 from cs182meta.episodes import EpisodeSampler
 from cs182meta.evaluate import mean_ci95, progress
 from cs182meta.models import Conv4, SineMLP
-from cs182meta.profiles import by_profile, notebook_setup
+from cs182meta.profiles import by_profile, capped, notebook_setup
 
 PROFILE, DEVICE = notebook_setup(seed=0)
 
@@ -92,7 +92,7 @@ REPTILE_TEST_STEPS = by_profile(grading=2, quick=10, full=50)  # Reptile's inner
 REPTILE_EPSILON = 1.0  # outer step size, annealed linearly to 0
 EVAL_EPISODES = by_profile(grading=10, quick=400, full=1000)
 EVAL_CLASSES = by_profile(grading=40, quick=None, full=None)  # None: all evaluation classes
-SPEED_REPEATS = by_profile(grading=1, quick=3, full=10)  # timing repeats for vmap vs loop
+SPEED_REPEATS = capped(by_profile(grading=1, quick=3, full=10))  # timing repeats for vmap vs loop
 
 # %% id="threads"
 if DEVICE.type == "cpu" and PROFILE == "grading":
@@ -621,7 +621,7 @@ def sine_mse_curve(model, k_shot, num_tasks=SINE_EVAL_TASKS):
     tasks = sine_family.evaluation_tasks(num_tasks, k_shot, 100)
     params = dict(model.named_parameters())
     per_task = []  # (tasks, max_steps + 1)
-    for t in range(num_tasks):
+    for t in progress(range(num_tasks), desc=f"evaluating, K={k_shot}"):
         support_x, support_y, query_x, query_y = (field[t].to(DEVICE) for field in tasks[:4])
         phi, errors = params, []
         for step in range(max_steps + 1):
