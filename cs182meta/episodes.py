@@ -19,6 +19,7 @@ produce them.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -27,6 +28,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from cs182meta.device import to_device
+
+CUDA_WORKERS = 4  # DataLoader workers that draw episodes for a GPU (loader(device="cuda"))
 
 
 class Episode(NamedTuple):
@@ -47,7 +50,9 @@ class Episode(NamedTuple):
     classes: torch.Tensor
 
     def to(self, device: torch.device | str, non_blocking: bool | None = None) -> Episode:
-        """This episode with every tensor on ``device``."""
+        """This episode with every tensor on ``device``; copies from pinned memory to a GPU
+        are asynchronous unless ``non_blocking=False`` (see
+        :func:`cs182meta.device.to_device`)."""
         return to_device(self, device, non_blocking)
 
     @property
@@ -172,14 +177,30 @@ class EpisodeSampler(Dataset):
         )
 
     def loader(
-        self, batch_size: int | None = None, num_workers: int = 0, pin_memory: bool = False
+        self,
+        batch_size: int | None = None,
+        num_workers: int | None = None,
+        pin_memory: bool | None = None,
+        device: torch.device | str | None = None,
     ) -> DataLoader:
         """A DataLoader over this sampler's episodes, in index order.
 
         With ``batch_size=B`` each item is an :class:`Episode` whose fields are stacked to
-        ``[B, N*K, C, H, W]`` etc., ready for ``torch.func.vmap`` over tasks. Workers do
-        not change which episodes come out, nor their order.
+        ``[B, N*K, C, H, W]`` etc., ready for ``torch.func.vmap`` over tasks; with ``None``
+        each item is one episode. Workers do not change which episodes come out, nor their
+        order.
+
+        ``device`` is where the episodes will be used: for a CUDA device the defaults are
+        :data:`CUDA_WORKERS` worker processes (at most half the CPU cores) and pinned
+        memory, so episodes are drawn while the GPU computes and
+        :meth:`Episode.to` copies them asynchronously; for any other device (or none),
+        no workers and no pinning. ``num_workers`` and ``pin_memory`` override them.
         """
+        on_cuda = device is not None and torch.device(device).type == "cuda"
+        if num_workers is None:
+            num_workers = min(CUDA_WORKERS, (os.cpu_count() or 1) // 2) if on_cuda else 0
+        if pin_memory is None:
+            pin_memory = on_cuda
         indices = itertools.count() if self.num_episodes is None else range(len(self))
         return DataLoader(
             self,

@@ -5,10 +5,14 @@ its bars there. :func:`progress` therefore shows a bar only where someone is wat
 (a terminal, or a live Jupyter kernel) and is silent under nbgrader
 (``NBGRADER_EXECUTION`` set), under ``CS182META_PROGRESS=0`` (:mod:`cs182meta.settings`),
 and in non-interactive runs.
+
+:func:`progress` is also the one place where every loop of the notebooks can be cut short
+(``CS182META_MAX_STEPS``) and timed (``CS182META_RUN_LOG``, :mod:`cs182meta.runlog`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 from collections.abc import Callable, Iterable
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from cs182meta import settings
+from cs182meta.runlog import timed
 
 
 @dataclass(frozen=True)
@@ -70,10 +75,36 @@ def _interactive() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
-def progress(iterable: Iterable, **tqdm_kwargs) -> Iterable:
-    """``tqdm(iterable)`` where someone can see it; the bare iterable everywhere else."""
+def _planned_length(iterable: Iterable, total: int | None) -> int | None:
+    """``total`` if given, else ``len(iterable)`` where it has one, else ``None``."""
+    if total is not None:
+        return int(total)
+    try:
+        return len(iterable)
+    except TypeError:  # a generator, or an endless sampler
+        return None
+
+
+def progress(iterable: Iterable, total: int | None = None, desc: str | None = None,
+             **tqdm_kwargs) -> Iterable:
+    """``tqdm(iterable)`` where someone can see it; the bare iterable everywhere else.
+
+    Every training and evaluation loop of the notebooks goes through here, so that
+    ``CS182META_MAX_STEPS=n`` stops each one after ``n`` items (bar or no bar) and
+    ``CS182META_RUN_LOG`` records its timings (:func:`cs182meta.runlog.timed`). ``total``
+    is the loop's planned length where ``iterable`` has no ``len()``.
+    """
+    planned = _planned_length(iterable, total)
+    cap = settings.max_steps()
+    if cap is not None:
+        iterable = itertools.islice(iterable, cap)
+        total = cap if planned is None else min(planned, cap)
+    log = settings.run_log()
+    if log is not None:
+        iterable = timed(iterable, desc, planned, log)
     if not _interactive():
         return iterable
+    tqdm_kwargs.update(total=total if total is not None else planned, desc=desc)
     if "ipykernel" in sys.modules:
         try:
             import ipywidgets  # noqa: F401  (tqdm.notebook needs it)

@@ -31,6 +31,14 @@ def by_profile(grading, quick, full):
     return {"grading": grading, "quick": quick, "full": full}[current_profile()]
 
 
+def capped(count: int) -> int:
+    """``count``, or ``CS182META_MAX_STEPS`` where that is smaller: for a repeat count of a
+    loop that does not go through :func:`cs182meta.evaluate.progress` (which applies the cap
+    itself), e.g. ``SPEED_REPEATS = capped(by_profile(1, 3, 10))``."""
+    cap = settings.max_steps()
+    return count if cap is None else min(count, cap)
+
+
 def keep_stderr_clean() -> None:
     """Send this kernel's stderr to stdout and show warnings there.
 
@@ -49,7 +57,8 @@ def keep_stderr_clean() -> None:
 def notebook_setup(seed: int = 0):
     """The first code cell of every notebook: profile, device, seeds, grading hygiene.
 
-    Returns ``(profile, device)`` and prints one line describing them.
+    Returns ``(profile, device)`` and prints one line describing them (and the step
+    cap, when ``CS182META_MAX_STEPS`` cuts every loop short).
     """
     from cs182meta.device import describe, pick_device, seed_everything
 
@@ -58,5 +67,7 @@ def notebook_setup(seed: int = 0):
         keep_stderr_clean()
     device = pick_device()
     seed_everything(seed)
-    print(f"profile: {profile} | dataset: {settings.dataset()} | {describe(device)}")
+    cap = settings.max_steps()
+    capped = f" (every loop capped at {cap} steps by {settings.MAX_STEPS_ENV})" if cap else ""
+    print(f"profile: {profile}{capped} | dataset: {settings.dataset()} | {describe(device)}")
     return profile, device

@@ -23,7 +23,12 @@ DEVICE_ENV = "CS182META_DEVICE"
 OMNIGLOT_ENV = "CS182META_OMNIGLOT"
 CACHE_ENV = "CS182META_CACHE"
 PROGRESS_ENV = "CS182META_PROGRESS"
-VARIABLES = (PROFILE_ENV, DATASET_ENV, DEVICE_ENV, OMNIGLOT_ENV, CACHE_ENV, PROGRESS_ENV)
+MAX_STEPS_ENV = "CS182META_MAX_STEPS"
+RUN_LOG_ENV = "CS182META_RUN_LOG"
+VARIABLES = (
+    PROFILE_ENV, DATASET_ENV, DEVICE_ENV, OMNIGLOT_ENV, CACHE_ENV, PROGRESS_ENV, MAX_STEPS_ENV,
+    RUN_LOG_ENV,
+)
 
 PROFILES = ("grading", "quick", "full")
 CLASS_DATASETS = ("glyphs", "omniglot")  # what $CS182META_DATASET may name
@@ -109,6 +114,36 @@ def progress() -> bool:
     return chosen not in _PROGRESS_OFF
 
 
+def max_steps() -> int | None:
+    """``$CS182META_MAX_STEPS``: the most items any loop of a notebook runs (training steps,
+    evaluation episodes), a positive whole number; ``None`` when unset (no cap).
+
+    A smoke test of a long profile: ``CS182META_PROFILE=full CS182META_MAX_STEPS=3`` runs
+    every cell of the full profile with each loop cut to three items
+    (:func:`cs182meta.evaluate.progress` applies it).
+    """
+    chosen = _read(MAX_STEPS_ENV)
+    if not chosen:
+        return None
+    try:
+        cap = int(chosen)
+    except ValueError:
+        cap = 0
+    if cap < 1:
+        raise ValueError(
+            f"{MAX_STEPS_ENV}={chosen!r} is not a positive whole number; set it to the most "
+            f"steps (and evaluation episodes) each loop may run, e.g. 3, or unset it (no cap)"
+        )
+    return cap
+
+
+def run_log() -> Path | None:
+    """``$CS182META_RUN_LOG``: a file to which every loop appends one JSON line of timings
+    (:func:`cs182meta.evaluate.progress`); ``None`` when unset (nothing is written)."""
+    chosen = _read(RUN_LOG_ENV)
+    return Path(chosen).expanduser() if chosen else None
+
+
 def grading_environment(env: Mapping[str, str], cache: str | os.PathLike | None = None) -> dict:
     """``env`` as student notebooks must be executed under, for release validation and
     for grading alike: every ``CS182META_*`` variable removed except ``CS182META_CACHE``,
@@ -117,7 +152,8 @@ def grading_environment(env: Mapping[str, str], cache: str | os.PathLike | None 
     Removed: the profile (under nbgrader it is always ``grading``), the dataset, the
     Omniglot folder and the device (grading runs on the default dataset and device),
     progress (bars are off under nbgrader anyway, and a bad value must not fail a
-    student's notebook), and any unknown ``CS182META_*`` name. Kept: the cache, which
+    student's notebook), the step cap and the run log (a grading run is never cut short
+    or timed), and any unknown ``CS182META_*`` name. Kept: the cache, which
     says where data is stored but not which data (entries are keyed by their parameters
     and verified on load), so validation reuses the instructor's generated datasets; the
     grader passes ``cache`` to give each sandbox its own copy instead.
@@ -147,6 +183,7 @@ def effective() -> list[Setting]:
         return "environment" if _read(variable) else "default"
 
     omniglot = omniglot_folder()
+    cap, log = max_steps(), run_log()
     return [
         Setting(PROFILE_ENV, current_profile(),
                 "nbgrader" if under_nbgrader() else source(PROFILE_ENV)),
@@ -155,4 +192,6 @@ def effective() -> list[Setting]:
         Setting(OMNIGLOT_ENV, str(omniglot) if omniglot else "(not set)", source(OMNIGLOT_ENV)),
         Setting(CACHE_ENV, str(cache_folder()), source(CACHE_ENV)),
         Setting(PROGRESS_ENV, "on" if progress() else "off", source(PROGRESS_ENV)),
+        Setting(MAX_STEPS_ENV, str(cap) if cap else "(no cap)", source(MAX_STEPS_ENV)),
+        Setting(RUN_LOG_ENV, str(log) if log else "(not set)", source(RUN_LOG_ENV)),
     ]

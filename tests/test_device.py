@@ -93,3 +93,24 @@ def test_to_device_walks_nested_structures():
     assert isinstance(moved["ep"], Episode)
     assert moved["list"][1] == "text" and moved["n"] == 3
     assert moved["list"][0].device.type == "cpu"
+
+
+def test_timer_synchronizes_its_device_before_each_clock_reading(monkeypatch):
+    calls = []
+    monkeypatch.setattr(dev, "synchronize", calls.append)
+    with dev.Timer("cuda:0"):
+        assert calls == ["cuda:0"]
+    assert calls == ["cuda:0", "cuda:0"]
+
+
+def test_synchronize_waits_for_the_gpu_it_is_given(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(device))
+    dev.synchronize("cuda:1")
+    assert calls == [torch.device("cuda:1")]
+    dev.synchronize("cpu")
+    assert calls == [torch.device("cuda:1")]
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    dev.synchronize()  # no device: every initialised CUDA device
+    assert calls == [torch.device("cuda:1"), None]

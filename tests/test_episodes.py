@@ -108,3 +108,64 @@ def test_episode_moves_to_a_device(tiny_images):
 def test_bad_input_names_the_numbers(tiny_images, kwargs, message):
     with pytest.raises(ValueError, match=message):
         EpisodeSampler(tiny_images, **kwargs)
+
+
+class RecordingDataLoader:
+    """Stands in for torch's DataLoader: records the keyword arguments it was built with."""
+
+    calls: list = []
+
+    def __init__(self, dataset, **kwargs):
+        self.calls.append(kwargs)
+
+
+@pytest.mark.parametrize(
+    "arguments, workers, pinned",
+    [
+        (dict(device="cuda"), 1, True),  # 2 cores here: at most half of them
+        (dict(device=torch.device("cuda", 1)), 1, True),
+        (dict(device="cpu"), 0, False),
+        (dict(), 0, False),
+        (dict(device="cuda", num_workers=0, pin_memory=False), 0, False),  # explicit wins
+    ],
+)
+def test_loader_for_a_gpu_pins_memory_and_uses_workers(tiny_images, monkeypatch, arguments,
+                                                      workers, pinned):
+    import cs182meta.episodes as episodes
+
+    monkeypatch.setattr(episodes, "DataLoader", RecordingDataLoader)
+    monkeypatch.setattr(episodes.os, "cpu_count", lambda: 2)
+    RecordingDataLoader.calls = []
+    EpisodeSampler(tiny_images, 5, 1, 1, num_episodes=4).loader(batch_size=2, **arguments)
+    (kwargs,) = RecordingDataLoader.calls
+    assert (kwargs["num_workers"], kwargs["pin_memory"]) == (workers, pinned)
+    assert kwargs["batch_size"] == 2 and list(kwargs["sampler"]) == [0, 1, 2, 3]
+    monkeypatch.setattr(episodes.os, "cpu_count", lambda: 64)
+    EpisodeSampler(tiny_images, 5, 1, 1, num_episodes=4).loader(device="cuda")
+    assert RecordingDataLoader.calls[-1]["num_workers"] == episodes.CUDA_WORKERS
+
+
+def test_unbatched_loader_yields_the_samplers_episodes(tiny_images):
+    sampler = EpisodeSampler(tiny_images, 4, 1, 2, num_episodes=5, seed=3)
+    for i, episode in enumerate(sampler.loader(num_workers=1)):
+        assert isinstance(episode, Episode) and torch.equal(episode.query_x, sampler[i].query_x)
+
+
+def test_episode_to_a_gpu_copies_pinned_tensors_asynchronously(tiny_images, monkeypatch):
+    calls = []
+
+    def fake_to(tensor, device, non_blocking=False):
+        calls.append((str(device), non_blocking))
+        return tensor
+
+    episode = EpisodeSampler(tiny_images, 2, 1, 1)[0]
+    monkeypatch.setattr(torch.Tensor, "is_pinned", lambda tensor: True)
+    monkeypatch.setattr(torch.Tensor, "to", fake_to)
+    episode.to("cuda")
+    assert calls == [("cuda", True)] * 5
+    calls.clear()
+    episode.to("cuda", non_blocking=False)
+    assert calls == [("cuda", False)] * 5
+    calls.clear()
+    episode.to("cpu")
+    assert calls == [("cpu", False)] * 5

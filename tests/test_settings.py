@@ -92,6 +92,22 @@ def test_progress(monkeypatch):
         settings.progress()
 
 
+def test_max_steps(monkeypatch):
+    assert settings.max_steps() is None
+    monkeypatch.setenv("CS182META_MAX_STEPS", " 3 ")
+    assert settings.max_steps() == 3
+    for bad in ("0", "-2", "2.5", "three"):
+        monkeypatch.setenv("CS182META_MAX_STEPS", bad)
+        with pytest.raises(ValueError, match=f"CS182META_MAX_STEPS='{bad}' is not a positive whole"):
+            settings.max_steps()
+
+
+def test_run_log(monkeypatch, tmp_path):
+    assert settings.run_log() is None
+    monkeypatch.setenv("CS182META_RUN_LOG", str(tmp_path / "run.jsonl"))
+    assert settings.run_log() == tmp_path / "run.jsonl"
+
+
 def test_effective_lists_every_variable_and_its_source(monkeypatch, tmp_path):
     monkeypatch.setenv("CS182META_CACHE", str(tmp_path))
     monkeypatch.setenv("CS182META_PROGRESS", "0")
@@ -103,6 +119,8 @@ def test_effective_lists_every_variable_and_its_source(monkeypatch, tmp_path):
         "off", "environment")
     assert (rows["CS182META_DATASET"].value, rows["CS182META_DATASET"].source) == (
         "glyphs", "default")
+    assert (rows["CS182META_MAX_STEPS"].value, rows["CS182META_MAX_STEPS"].source) == (
+        "(no cap)", "default")
 
 
 def test_info_prints_the_settings_or_the_bad_one(monkeypatch, capsys):
@@ -110,7 +128,15 @@ def test_info_prints_the_settings_or_the_bad_one(monkeypatch, capsys):
 
     monkeypatch.setenv("CS182META_DATASET", "omniglot")
     assert main(["info"]) == 0
-    assert "CS182META_DATASET    omniglot  (environment)" in capsys.readouterr().out
+    monkeypatch.setenv("CS182META_MAX_STEPS", "4")
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "CS182META_DATASET    omniglot  (environment)" in out
+    assert "CS182META_MAX_STEPS  4  (environment)" in out
+    monkeypatch.setenv("CS182META_MAX_STEPS", "none")
+    assert main(["info"]) == 2
+    assert "CS182META_MAX_STEPS='none'" in capsys.readouterr().err
+    monkeypatch.delenv("CS182META_MAX_STEPS")
     monkeypatch.setenv("CS182META_PROFILE", "fast")
     assert main(["info"]) == 2
     assert "CS182META_PROFILE='fast'" in capsys.readouterr().err
@@ -119,7 +145,8 @@ def test_info_prints_the_settings_or_the_bad_one(monkeypatch, capsys):
 def test_grading_environment_keeps_only_the_cache():
     instructor = {"PATH": "/bin", "CS182META_PROFILE": "full", "CS182META_DATASET": "omniglot",
                   "CS182META_OMNIGLOT": "/data", "CS182META_DEVICE": "cuda",
-                  "CS182META_PROGRESS": "maybe", "CS182META_TYPO": "x", "CS182META_CACHE": "/c"}
+                  "CS182META_PROGRESS": "maybe", "CS182META_MAX_STEPS": "2",
+                  "CS182META_RUN_LOG": "/tmp/log", "CS182META_TYPO": "x", "CS182META_CACHE": "/c"}
     assert settings.grading_environment(instructor) == {"PATH": "/bin", "CS182META_CACHE": "/c"}
     assert settings.grading_environment(instructor, cache="/sandbox/cache") == {
         "PATH": "/bin", "CS182META_CACHE": "/sandbox/cache"}

@@ -568,7 +568,7 @@ def meta_train(model, steps, seed):
     is_query = query_positions(N_WAY, ROUNDS).to(DEVICE)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     curves = {"loss": [], "accuracy": []}
-    for episodes in progress(sampler.loader(batch_size=BATCH), desc="meta-training", total=steps):
+    for episodes in progress(sampler.loader(batch_size=BATCH, device=DEVICE), desc="meta-training", total=steps):
         inputs, targets = make_sequence(episodes, generator)
         inputs, targets = inputs.to(DEVICE), targets.to(DEVICE)  # (B, T, P+N), (B, T)
         logits, _ = model(inputs)  # (B, T, N)
@@ -591,7 +591,7 @@ def evaluate_by_instance(model, seed=1000, batch_size=50):
     )
     generator = torch.Generator().manual_seed(seed)
     per_task = []
-    for episodes in progress(sampler.loader(batch_size=batch_size), desc="evaluating"):
+    for episodes in progress(sampler.loader(batch_size=batch_size, device=DEVICE), desc="evaluating"):
         inputs, targets = make_sequence(episodes, generator)
         logits, _ = model(inputs.to(DEVICE))
         per_task.append(instance_accuracy(logits.cpu(), targets, N_WAY))  # (b, R+1)

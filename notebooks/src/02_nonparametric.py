@@ -489,7 +489,7 @@ def meta_train(name, episode_loss, model, steps, seed):
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=LR_HALVE_EVERY, gamma=0.5)
     curves = {"loss": [], "accuracy": []}
-    for episode in progress(sampler, desc="meta-training"):
+    for episode in progress(sampler.loader(device=DEVICE), desc="meta-training"):
         model.train()  # BatchNorm uses the statistics of this task's images
         loss, accuracy = episode_loss(model, episode.to(DEVICE))
         optimizer.zero_grad()

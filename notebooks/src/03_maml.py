@@ -59,7 +59,7 @@ from cs182meta.grouped import (
     task_sum_cross_entropy,
 )
 from cs182meta.models import Conv4, SineMLP
-from cs182meta.profiles import by_profile, notebook_setup
+from cs182meta.profiles import by_profile, capped, notebook_setup
 
 PROFILE, DEVICE = notebook_setup(seed=0)
 
@@ -99,7 +99,7 @@ REPTILE_EPSILON = 1.0  # outer step size, annealed linearly to 0
 EVAL_EPISODES = by_profile(grading=10, quick=400, full=1000)
 EVAL_BATCH = by_profile(grading=5, quick=20, full=25)  # evaluation tasks adapted at once
 EVAL_CLASSES = by_profile(grading=40, quick=None, full=None)  # None: all evaluation classes
-SPEED_REPEATS = by_profile(grading=1, quick=3, full=10)  # timing repeats for vmap vs loop
+SPEED_REPEATS = capped(by_profile(grading=1, quick=3, full=10))  # timing repeats for loop, vmap and grouped
 
 # %% id="threads"
 if DEVICE.type == "cpu" and PROFILE == "grading":
@@ -629,7 +629,7 @@ def sine_mse_curve(model, k_shot, num_tasks=SINE_EVAL_TASKS):
     tasks = sine_family.evaluation_tasks(num_tasks, k_shot, 100)
     params = dict(model.named_parameters())
     per_task = []  # (tasks, max_steps + 1)
-    for t in range(num_tasks):
+    for t in progress(range(num_tasks), desc=f"evaluating, K={k_shot}"):
         support_x, support_y, query_x, query_y = (field[t].to(DEVICE) for field in tasks[:4])
         phi, errors = params, []
         for step in range(max_steps + 1):
@@ -791,7 +791,7 @@ def meta_train_images(model, meta_step, steps, seed, optimizer=None):
     sampler = EpisodeSampler(background, N_WAY, K_SHOT, TRAIN_QUERY, num_episodes=steps * META_BATCH, seed=seed)
     params = dict(model.named_parameters())
     times = []
-    for step, episodes in enumerate(progress(sampler.loader(batch_size=META_BATCH), total=steps, desc="meta-training")):
+    for step, episodes in enumerate(progress(sampler.loader(batch_size=META_BATCH, device=DEVICE), total=steps, desc="meta-training")):
         start = time.perf_counter()
         loss = meta_step(params, episode_tasks(episodes), step)
         if optimizer is not None:
@@ -812,7 +812,7 @@ def evaluate_images(model, alpha, steps=TEST_INNER_STEPS, seed=1000):
     grouped = TaskGroupedConv4(model)
     params = dict(model.named_parameters())
     accuracies = []
-    for episodes in progress(sampler.loader(batch_size=EVAL_BATCH), desc="evaluating"):
+    for episodes in progress(sampler.loader(batch_size=EVAL_BATCH, device=DEVICE), desc="evaluating"):
         support_x, support_y, query_x, query_y = episode_tasks(episodes)  # (T, N*K, 1, 28, 28), ...
         phi = inner_adapt(grouped, stack_for_tasks(params, support_x.shape[0]), support_x, support_y,
                           steps, alpha, create_graph=False, loss_fn=task_sum_cross_entropy)  # {name: (T, ...)}
@@ -918,7 +918,7 @@ def seconds_per_meta_step(outer_loss, model, tasks, repeats=SPEED_REPEATS):
 
 
 speed_sampler = EpisodeSampler(background, N_WAY, K_SHOT, TRAIN_QUERY, num_episodes=META_BATCH, seed=5)
-speed_tasks = episode_tasks(next(iter(speed_sampler.loader(batch_size=META_BATCH))))
+speed_tasks = episode_tasks(next(iter(speed_sampler.loader(batch_size=META_BATCH, device=DEVICE))))
 speed_net = new_conv4(seed=5)
 grouped_speed_net = TaskGroupedConv4(speed_net)
 
