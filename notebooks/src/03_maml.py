@@ -894,13 +894,17 @@ print(f"MAML: {N_WAY}-way {K_SHOT}-shot accuracy {image_results['MAML'][0]} %, {
 # The same second-order meta-step on one meta-batch of image tasks, three ways: your
 # loop, your `vmap` version, and your loop run through the grouped network. `vmap`
 # also turns the per-task convolutions into grouped ones, but through general batching
-# rules, in the NCHW layout, with extra copies: on a CPU it is slower than the loop
-# (2.3 times, with twice the memory, for the paper's meta-batch of 32 tasks on the
-# 2-core machine this notebook was written on). The hand-written grouping uses the
-# channels-last layout, in which the CPU's grouped convolutions and pooling are fast,
-# and gives the loop's exact gradients. `benchmarks/maml_speed.py` in the kit compares
-# all of them, and the `higher` library, at the paper's scale. (The sinusoid
-# experiment, with its tiny MLP, uses `vmap`.)
+# rules, with extra copies: on a CPU it is slower than the loop (2.8 times, with twice
+# the memory, for the paper's meta-batch of 32 tasks on the 2-core machine this
+# notebook was written on). The hand-written grouping gives the loop's exact
+# gradients; on that machine it was 1.3–1.4 times faster than the loop for this
+# notebook's meta-batches of 2 to 8 tasks, and 3–4 times faster while other programs
+# kept the cores busy, but 2 times *slower* for 32 tasks of 64 filters on an idle
+# machine: one grouped activation is then 75 images × 2,048 channels × 28 × 28, far
+# more than the CPU's caches hold, while the loop's stay small. On a GPU the grouping
+# is one kernel per layer for the whole meta-batch. `benchmarks/maml_speed.py` in the
+# kit compares all of them, and the `higher` library, at the paper's scale. (The
+# sinusoid experiment, with its tiny MLP, uses `vmap`.)
 
 # %% id="speed"
 def seconds_per_meta_step(outer_loss, model, tasks, repeats=SPEED_REPEATS):
