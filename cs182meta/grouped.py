@@ -93,6 +93,11 @@ def stack_for_tasks(params: Mapping[str, torch.Tensor], num_tasks: int) -> dict[
     return {name: p.expand(num_tasks, *p.shape) for name, p in params.items()}
 
 
+def as_one_task(tasks: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """A meta-batch ``(support_x [T, ...], ...)`` as a batch of one grouped task ``([1, T, ...], ...)``."""
+    return tuple(field.unsqueeze(0) for field in tasks)
+
+
 def task_sum_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Sum over tasks of each task's mean cross-entropy.
 
@@ -126,8 +131,7 @@ def grouped_meta_loss(
     parameter}`` (Meta-SGD), shared by all tasks.
     """
     num_tasks = tasks[0].shape[0]
-    one_task = tuple(field.unsqueeze(0) for field in tasks)  # (1, T, ...)
     stacked = stack_for_tasks(params, num_tasks)
-    total = outer_loss(model, stacked, one_task, steps, alpha, first_order=first_order,
+    total = outer_loss(model, stacked, as_one_task(tasks), steps, alpha, first_order=first_order,
                        loss_fn=task_sum_cross_entropy)
     return total / num_tasks

@@ -59,7 +59,8 @@ def test_full_smoke_glyphs_through_gpu_check(name, tmp_path):
     assert checked["loops"], f"{name}: no loop went through cs182meta.evaluate.progress"
     for loop in checked["loops"]:
         assert loop["steps"] == min(CAP, loop["planned"]), loop  # capped, and every loop ended
-        assert loop["uncapped_s"] >= loop["total_s"]
+        if loop["planned"] > loop["steps"]:  # cut short: the prediction adds the steps not run
+            assert loop["uncapped_s"] > loop["total_s"], loop
     assert checked["uncapped_s"] > checked["wall_s"]
     assert f"| **{name}** | whole notebook:" in printed
 

@@ -13,6 +13,7 @@ from torch.func import functional_call
 from autograder import sources
 from cs182meta.grouped import (
     TaskGroupedConv4,
+    as_one_task,
     grouped_meta_loss,
     stack_for_tasks,
     task_sum_cross_entropy,
@@ -120,8 +121,7 @@ def test_reptile_on_stacked_parameters_equals_the_loop(notebook):
     params = dict(model.named_parameters())
     tasks = _tasks(3)
     loop = notebook["reptile_update"](model, params, tasks, 3, 0.1, 0.7, loss_fn=F.cross_entropy)
-    one_task = tuple(field.unsqueeze(0) for field in tasks)
-    stacked = notebook["reptile_update"](TaskGroupedConv4(model), stack_for_tasks(params, 3), one_task, 3, 0.1, 0.7,
+    stacked = notebook["reptile_update"](TaskGroupedConv4(model), stack_for_tasks(params, 3), as_one_task(tasks), 3, 0.1, 0.7,
                                          loss_fn=task_sum_cross_entropy)
     for name in params:
         assert torch.allclose(stacked[name].mean(dim=0), loop[name], atol=1e-12), name

@@ -54,6 +54,7 @@ from cs182meta.episodes import EpisodeSampler
 from cs182meta.evaluate import mean_ci95, progress
 from cs182meta.grouped import (
     TaskGroupedConv4,
+    as_one_task,
     grouped_meta_loss,
     stack_for_tasks,
     task_sum_cross_entropy,
@@ -1062,8 +1063,8 @@ def reptile_meta_step(params, tasks, step):
     epsilon = REPTILE_EPSILON * (1 - step / IMAGE_STEPS)
     # All T tasks as one task of the grouped network: theta + epsilon * (phi_t - theta) for
     # every t at once, {name: (T, ...)}; its mean over tasks is Reptile's update.
-    one_task = tuple(field.unsqueeze(0) for field in training_data + (query_x, query_y))  # (1, T, ...)
-    new_params = reptile_update(grouped_reptile_net, stack_for_tasks(params, support_x.shape[0]), one_task,
+    new_params = reptile_update(grouped_reptile_net, stack_for_tasks(params, support_x.shape[0]),
+                                as_one_task(training_data + (query_x, query_y)),
                                 REPTILE_INNER_STEPS, REPTILE_ALPHA, epsilon, loss_fn=task_sum_cross_entropy)
     with torch.no_grad():
         for name, p in params.items():
