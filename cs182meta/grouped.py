@@ -1,4 +1,5 @@
-"""A whole meta-batch of tasks through one Conv-4 at once: grouped convolutions.
+"""A whole meta-batch of tasks through one network at once: grouped convolutions
+(Conv-4) and batched matrix multiplies (the sinusoid MLP).
 
 MAML's inner loop gives every task its own parameters phi_t, so a meta-batch is T
 different networks. Instead of a Python loop over them (many small operations), lay
@@ -19,6 +20,8 @@ same gradients), with one kernel call per layer for the whole meta-batch.
 it wraps, so ``torch.func.functional_call`` can run it with a dictionary of per-task
 parameters ``{name: [T, *shape]}`` — and so can any ``inner_adapt`` /
 ``maml_outer_loss`` written for the loop, through :func:`grouped_meta_loss`.
+:class:`TaskBatchedMLP` does the same for ``SineMLP``: each layer is one ``baddbmm``
+over ``[T, B, in]`` inputs and ``[T, out, in]`` weights.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cs182meta.models import Conv4
+from cs182meta.models import Conv4, SineMLP
 
 
 class TaskGroupedConv4(nn.Module):
@@ -78,6 +81,36 @@ class TaskGroupedConv4(nn.Module):
         return torch.einsum("tbd,tnd->tbn", z, weight) + bias[:, None, :]  # (T, B, N)
 
 
+class TaskBatchedMLP(nn.Module):
+    """``SineMLP`` run on T tasks at once, each with its own parameters.
+
+    Like :class:`TaskGroupedConv4`: the wrapped network's modules and parameter names,
+    each parameter per task (``[T, *shape]``) or shared. Each linear layer is one
+    batched matrix multiply.
+
+    Shapes: input ``[T, B, in_features]`` -> ``[T, B, out_features]``.
+    """
+
+    def __init__(self, mlp: SineMLP):
+        super().__init__()
+        for layer in mlp.net:
+            if not isinstance(layer, (nn.Linear, nn.ReLU)):
+                raise ValueError(f"TaskBatchedMLP runs Linear and ReLU layers only, not {type(layer).__name__}")
+        self.net = mlp.net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        num_tasks = x.shape[0]
+        h = x  # (T, B, in)
+        for layer in self.net:
+            if isinstance(layer, nn.ReLU):
+                h = F.relu(h)
+                continue
+            weight = _per_task(layer.weight, num_tasks, 2)  # (T, out, in)
+            bias = _per_task(layer.bias, num_tasks, 1)  # (T, out)
+            h = torch.baddbmm(bias[:, None, :], h, weight.transpose(1, 2))  # (T, B, out)
+        return h
+
+
 def _per_task(param: torch.Tensor, num_tasks: int, shared_dims: int) -> torch.Tensor:
     """A per-task ``[T, *shape]`` parameter as given; a shared ``[*shape]`` one (with
     ``shared_dims`` dimensions) expanded to T tasks."""
@@ -108,30 +141,42 @@ def task_sum_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.
     return per_example.view(labels.shape).mean(dim=1).sum()
 
 
+def task_sum_mse(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Sum over tasks of each task's mean squared error.
+
+    ``predictions``, ``targets`` ``[T, B, ...]`` -> scalar; summed over tasks for the
+    reason given in :func:`task_sum_cross_entropy`.
+    """
+    return (predictions - targets).pow(2).flatten(1).mean(dim=1).sum()
+
+
 def grouped_meta_loss(
     outer_loss: Callable,
-    model: TaskGroupedConv4,
+    model: TaskGroupedConv4 | TaskBatchedMLP,
     params: Mapping[str, torch.Tensor],
     tasks: tuple[torch.Tensor, ...],
     steps: int,
     alpha,
     first_order: bool = False,
+    loss_fn: Callable = task_sum_cross_entropy,
 ) -> torch.Tensor:
     """The MAML meta-loss of a meta-batch, computed with one grouped "task".
 
     ``outer_loss`` is a loop implementation with the signature of notebook 03's
     ``maml_outer_loss(model, params, tasks, steps, alpha, first_order, loss_fn)``. It is
     given all T tasks as a single task of the grouped network, with per-task copies of
-    ``params`` and :func:`task_sum_cross_entropy`, so its one inner loop adapts every
+    ``params`` and a loss summed over tasks (``loss_fn``: :func:`task_sum_cross_entropy`
+    for classification, :func:`task_sum_mse` for regression), so its one inner loop adapts every
     task at once. Returns the mean over tasks of the query loss, differentiable with
     respect to ``params`` (and ``alpha``): the same value and gradients as the loop.
 
     ``tasks``: ``(support_x [T, N*K, C, H, W], support_y [T, N*K], query_x [T, N*Q, C,
-    H, W], query_y [T, N*Q])``. ``alpha``: a number or ``{name: tensor shaped like the
+    H, W], query_y [T, N*Q])`` for the Conv-4, ``([T, K, 1], [T, K, 1], [T, Q, 1],
+    [T, Q, 1])`` for the MLP. ``alpha``: a number or ``{name: tensor shaped like the
     parameter}`` (Meta-SGD), shared by all tasks.
     """
     num_tasks = tasks[0].shape[0]
     stacked = stack_for_tasks(params, num_tasks)
     total = outer_loss(model, stacked, as_one_task(tasks), steps, alpha, first_order=first_order,
-                       loss_fn=task_sum_cross_entropy)
+                       loss_fn=loss_fn)
     return total / num_tasks

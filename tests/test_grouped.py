@@ -1,4 +1,4 @@
-"""The grouped-task Conv-4 equals the per-task loop: forward values and MAML meta-gradients."""
+"""The grouped-task Conv-4 and the task-batched MLP equal the per-task loop: forward values and MAML meta-gradients."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from torch.func import functional_call
 
 from autograder import sources
 from cs182meta.grouped import (
+    TaskBatchedMLP,
     TaskGroupedConv4,
     as_one_task,
     grouped_meta_loss,
     stack_for_tasks,
     task_sum_cross_entropy,
+    task_sum_mse,
 )
-from cs182meta.models import Conv4
+from cs182meta.models import Conv4, SineMLP
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +127,56 @@ def test_reptile_on_stacked_parameters_equals_the_loop(notebook):
                                          loss_fn=task_sum_cross_entropy)
     for name in params:
         assert torch.allclose(stacked[name].mean(dim=0), loop[name], atol=1e-12), name
+
+
+def _sine_mlp() -> SineMLP:
+    torch.manual_seed(0)
+    return SineMLP().double()
+
+
+def _sine_tasks(num_tasks: int, shots: int = 5, queries: int = 7):
+    generator = torch.Generator().manual_seed(3)
+    return tuple(torch.randn(num_tasks, n, 1, generator=generator, dtype=torch.float64)
+                 for n in (shots, shots, queries, queries))
+
+
+def test_batched_mlp_forward_equals_each_task_through_its_own_network():
+    model = _sine_mlp()
+    x = _sine_tasks(3)[0]  # (T, K, 1)
+    params = _per_task_params(model, 3)
+    batched = functional_call(TaskBatchedMLP(model), params, (x,))
+    assert batched.shape == (3, 5, 1)
+    for t in range(3):
+        own = functional_call(model, {name: p[t] for name, p in params.items()}, (x[t],))
+        assert torch.allclose(batched[t], own, atol=1e-12), f"task {t} differs from its own forward pass"
+    shared = TaskBatchedMLP(model)(x)
+    for t in range(3):
+        assert torch.allclose(shared[t], model(x[t]), atol=1e-12)
+
+
+def test_batched_mlp_refuses_layers_it_cannot_batch():
+    model = SineMLP()
+    model.net[1] = torch.nn.Tanh()
+    with pytest.raises(ValueError, match="Linear and ReLU"):
+        TaskBatchedMLP(model)
+
+
+def test_task_sum_mse_sums_each_tasks_mean():
+    predictions, targets = torch.randn(2, 3, 4, 6, dtype=torch.float64)
+    expected = sum(F.mse_loss(predictions[t], targets[t]) for t in range(3))  # T = 3 tasks of [4, 6]
+    assert torch.allclose(task_sum_mse(predictions, targets), expected)
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+@pytest.mark.parametrize("steps", [1, 3])
+def test_batched_mlp_meta_gradients_equal_the_loop(notebook, first_order, steps):
+    model = _sine_mlp()
+    params = dict(model.named_parameters())
+    tasks = _sine_tasks(5)
+    loop = notebook["maml_outer_loss"](model, params, tasks, steps, 0.01, first_order=first_order)
+    batched = grouped_meta_loss(notebook["maml_outer_loss"], TaskBatchedMLP(model), params, tasks, steps, 0.01,
+                                first_order=first_order, loss_fn=task_sum_mse)
+    assert abs(loop.item() - batched.item()) < 1e-12
+    for name, a, b in zip(params, torch.autograd.grad(loop, list(params.values())),
+                          torch.autograd.grad(batched, list(params.values()))):
+        assert torch.allclose(a, b, rtol=0, atol=1e-12 * max(1.0, a.abs().max().item())), f"{name} differs"
