@@ -38,3 +38,21 @@ def test_impossible_subset_is_explained(fake_load, bad):
 def test_the_sinusoid_family_is_a_clear_error():
     with pytest.raises(ValueError, match="sinusoid is a regression task family.*glyphs or omniglot"):
         load_meta_splits("sinusoid")
+
+
+def test_with_rotations_makes_each_rotation_a_class():
+    images = torch.randint(0, 256, (2, 3, 1, 5, 5), dtype=torch.uint8)
+    plain = ClassDataset(images, ["a/c1", "b/c2"], ["a", "b"], name="toy")
+    rotated = plain.with_rotations()
+    assert rotated.images.shape == (8, 3, 1, 5, 5)
+    assert rotated.class_names[4:] == [f"b/c2/rot{d:03d}" for d in (0, 90, 180, 270)]
+    assert rotated.alphabets == ["a"] * 4 + ["b"] * 4
+    for k in range(4):
+        assert torch.equal(rotated[4 + k], torch.rot90(images[1], k, dims=(-2, -1)))
+    assert rotated.info["rotations"] and "rotations" not in plain.info
+
+
+def test_with_rotations_needs_square_images():
+    plain = ClassDataset(torch.zeros(1, 2, 1, 4, 6, dtype=torch.uint8), ["c"], ["a"], name="wide")
+    with pytest.raises(ValueError, match="square"):
+        plain.with_rotations()

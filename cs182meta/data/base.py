@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+ROTATIONS = (0, 90, 180, 270)  # degrees, counter-clockwise: torch.rot90(image, k) for k = 0..3
+
 
 @dataclass
 class ClassDataset:
@@ -82,6 +84,26 @@ class ClassDataset:
             )
         keep = [i for i, a in enumerate(self.alphabets) if a in wanted]
         return self.subset(keep, name=name)
+
+    def with_rotations(self, name: str | None = None) -> ClassDataset:
+        """Each class and its 90, 180 and 270 degree rotations, each rotation a class of its own.
+
+        The standard Omniglot augmentation for meta-training (Santoro et al. 2016, Vinyals
+        et al. 2016): ``[C, E, 1, H, W]`` -> ``[4C, E, 1, H, W]``, the four rotations of a
+        class adjacent and named ``"<class>/rot000"`` ... ``"<class>/rot270"``. Square
+        images only.
+        """
+        height, width = self.images.shape[-2:]
+        if height != width:
+            raise ValueError(f"{self.name}: rotating by 90 degrees needs square images, not {height}x{width}")
+        rotated = torch.stack([torch.rot90(self.images, k, dims=(-2, -1)) for k in range(4)], dim=1)  # (C, 4, E, 1, H, W)
+        return ClassDataset(
+            images=rotated.flatten(0, 1).contiguous(),  # (4C, E, 1, H, W)
+            class_names=[f"{n}/rot{deg:03d}" for n in self.class_names for deg in ROTATIONS],
+            alphabets=[a for a in self.alphabets for _ in ROTATIONS],
+            name=name or self.name,
+            info={**self.info, "rotations": True},
+        )
 
     def __repr__(self) -> str:
         c, e, ch, h, w = self.images.shape

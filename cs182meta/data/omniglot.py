@@ -70,7 +70,6 @@ from .base import ClassDataset
 
 LOADER_VERSION = 1
 SPLITS = ("background", "evaluation", "all", "train", "val", "test")
-ROTATIONS = (0, 90, 180, 270)
 
 _FULL_BACKGROUND = "images_background"
 _EVALUATION = "images_evaluation"
@@ -387,15 +386,6 @@ def _split_indices(chars: _Characters, split: str, seed: int) -> list[int]:
     return sorted(order[lo:hi].tolist())
 
 
-def _with_rotations(images: torch.Tensor, names: list[str], alphabets: list[str]):
-    """``[C, E, 1, S, S]`` -> ``[4C, E, 1, S, S]``, the four rotations of a class adjacent."""
-    rotated = torch.stack([torch.rot90(images, k, dims=(-2, -1)) for k in range(4)], dim=1)
-    rotated = rotated.reshape(-1, *images.shape[1:])
-    new_names = [f"{n}/rot{deg:03d}" for n in names for deg in ROTATIONS]
-    new_alphabets = [a for a in alphabets for _ in ROTATIONS]
-    return rotated, new_names, new_alphabets
-
-
 # --------------------------------------------------------------------------- public
 
 
@@ -461,8 +451,6 @@ def load_omniglot(
     images = torch.from_numpy(chars.images[keep]).unsqueeze(2)
     names = [f"{chars.alphabets[i]}/{chars.characters[i]}" for i in keep]
     alphabets = [chars.alphabets[i] for i in keep]
-    if rotations:
-        images, names, alphabets = _with_rotations(images, names, alphabets)
     info = {
         "sources": [str(s) for s in sources],
         "split": split,
@@ -473,7 +461,8 @@ def load_omniglot(
         "load_seconds": time.perf_counter() - start,
         "loader_version": LOADER_VERSION,
     }
-    return ClassDataset(images.contiguous(), names, alphabets, name=f"omniglot/{split}", info=info)
+    dataset = ClassDataset(images.contiguous(), names, alphabets, name=f"omniglot/{split}", info=info)
+    return dataset.with_rotations() if rotations else dataset
 
 
 def _download_missing(split: str, root, sources: list[Path]) -> list[Path]:
