@@ -49,15 +49,24 @@ def printed(cell) -> str:
 
 
 def cell_reports(nb, min_seconds: float = 1.0) -> list[dict]:
-    """``[{"id", "seconds", "stdout"}]`` for the code cells that printed or took ``min_seconds``."""
+    """``[{"id", "seconds", "stdout"}]`` for the notebook's code cells that printed or took
+    ``min_seconds``; ``nb`` as executed by :func:`notebooks.run`."""
     reports = []
-    for cell in nb.cells:
+    for cell in nb.cells[1:-1]:  # without the memory probes notebooks.run adds at both ends
         if cell.cell_type != "code" or not cell.get("id"):
             continue
         seconds, text = cell_seconds(cell), printed(cell)
         if text or seconds >= min_seconds:
             reports.append({"id": cell["id"], "seconds": round(seconds, 1), "stdout": text})
     return reports
+
+
+def machine() -> str:
+    """The CPU's model name (Linux) or architecture, and its core count."""
+    cpuinfo = Path("/proc/cpuinfo")
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+              if line.startswith("model name")] if cpuinfo.exists() else []
+    return f"{models[0] if models else platform.machine()}, {os.cpu_count()} CPU cores"
 
 
 def main() -> None:
@@ -71,8 +80,7 @@ def main() -> None:
     unknown = sorted(set(names) - set(sources.assignments()))
     if unknown:
         parser.error(f"no such notebook: {', '.join(unknown)} (choose from {', '.join(sources.assignments())})")
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
-    print(f"profile {args.profile}, dataset {args.dataset}, {machine}, load {os.getloadavg()[0]:.1f}")
+    print(f"profile {args.profile}, dataset {args.dataset}, {machine()}, load {os.getloadavg()[0]:.1f}")
     results = []
     for name in names:
         run = notebooks.run(name, args.profile, env={DATASET_ENV: args.dataset})
@@ -84,7 +92,7 @@ def main() -> None:
             if cell["stdout"]:
                 print(cell["stdout"])
     if args.json:
-        args.json.write_text(json.dumps({"profile": args.profile, "dataset": args.dataset, "machine": machine,
+        args.json.write_text(json.dumps({"profile": args.profile, "dataset": args.dataset, "machine": machine(),
                                          "results": results}, indent=1))
 
 
