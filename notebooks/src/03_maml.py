@@ -69,11 +69,13 @@ PROFILE, DEVICE = notebook_setup(seed=0)
 # %% [markdown] id="parameters-text"
 # Every knob of the notebook. The `grading` profile (autograder, CI) trains for a
 # handful of steps on tiny networks, only to check that the code runs; `quick` (the
-# CPU default) trains for several minutes in all; `full` is for a GPU and the MAML
-# paper's scale. Choose with `CS182META_PROFILE`.
+# CPU default) trains for about five minutes in all (each method prints its seconds
+# per meta-step); `full` is for a GPU and the MAML paper's scale. Choose with
+# `CS182META_PROFILE`.
 
 # %% [parameters]
 DATASET = settings.dataset()  # $CS182META_DATASET: "glyphs" (default, made offline) or "omniglot"
+TRAIN_ROTATIONS = DATASET == "omniglot"  # meta-train on each character's 4 rotations, each a class
 # Sinusoid regression (MAML section 5.1)
 SINE_SHOTS = (5, 10)  # K support points per task; one MAML network is trained for each K
 SINE_QUERY = 10  # query points per training task
@@ -94,7 +96,7 @@ INNER_ALPHA = 0.4  # MAML's inner step size on Omniglot
 TRAIN_INNER_STEPS = 1
 TEST_INNER_STEPS = by_profile(grading=1, quick=3, full=3)
 IMAGE_LR = 1e-3  # Adam, outer loop (MAML, first-order MAML, Meta-SGD)
-IMAGE_STEPS = by_profile(grading=3, quick=300, full=60_000)  # meta-steps per method
+IMAGE_STEPS = by_profile(grading=3, quick=700, full=60_000)  # meta-steps per method
 REPTILE_INNER_STEPS = by_profile(grading=2, quick=5, full=10)
 REPTILE_ALPHA = 0.1  # Reptile's inner SGD step size (training and test)
 REPTILE_TEST_STEPS = by_profile(grading=2, quick=10, full=50)  # Reptile's inner steps at test time
@@ -777,7 +779,9 @@ for first_order in (False, True):
 # ### Data and the meta-training loop
 #
 # Tasks for meta-training come from the *background* alphabets, every number below
-# from tasks of the *evaluation* alphabets. A meta-step draws `META_BATCH` episodes
+# from tasks of the *evaluation* alphabets. On real Omniglot each background character
+# also appears rotated by 90, 180 and 270 degrees, each rotation a new class
+# (`TRAIN_ROTATIONS`, as in notebooks 01 and 02). A meta-step draws `META_BATCH` episodes
 # (the sampler's `loader` stacks them into `[T, N*K, 1, 28, 28]` tensors), computes a
 # loss (or, for Reptile, an update) and changes $\theta$. At test time each new task
 # gets `TEST_INNER_STEPS` steps of `inner_adapt` on its support set, then the query
@@ -785,6 +789,8 @@ for first_order in (False, True):
 
 # %% id="image-loop"
 background, evaluation = load_meta_splits(DATASET, eval_classes=EVAL_CLASSES)  # a spread-out subset when grading
+if TRAIN_ROTATIONS:
+    background = background.with_rotations()  # (4 * classes, 20, 1, 28, 28)
 print("meta-training:", background)
 print("evaluation:   ", evaluation)
 
