@@ -630,7 +630,6 @@ with one_thread():
     sine_models["pretrained"], sine_curves["pretrained"] = train_sine_pretrained(SINE_STEPS, seed=1)
 print(f"{len(sine_models)} networks x {SINE_STEPS} steps in {time.perf_counter() - start:.0f} s")
 
-
 # %% [markdown] id="sine-eval-text"
 # ### After 1, 5 and 10 gradient steps
 #
@@ -650,7 +649,8 @@ def sine_mse_curve(model, k_shot, num_tasks=SINE_EVAL_TASKS):
     params = dict(model.named_parameters())
     per_task = []  # (tasks, max_steps + 1)
     for first in progress(range(0, num_tasks, SINE_EVAL_BATCH), desc=f"evaluating, K={k_shot}"):
-        support_x, support_y, query_x, query_y = (field[first:first + SINE_EVAL_BATCH].to(DEVICE) for field in tasks[:4])  # (T, K, 1), ...
+        chunk = slice(first, first + SINE_EVAL_BATCH)
+        support_x, support_y, query_x, query_y = (field[chunk].to(DEVICE) for field in tasks[:4])  # (T, K, 1), ...
         phi, errors = stack_for_tasks(params, support_x.shape[0]), []  # {name: (T, ...)}
         for step in range(max_steps + 1):
             with torch.no_grad():
@@ -660,6 +660,7 @@ def sine_mse_curve(model, k_shot, num_tasks=SINE_EVAL_TASKS):
                                   loss_fn=task_sum_mse)
         per_task += torch.stack(errors, dim=1).tolist()
     return [mean_ci95(column) for column in zip(*per_task)]
+
 
 sine_results = {}
 with one_thread():
