@@ -205,6 +205,10 @@ class PlantedBug:
 
     ``find`` must occur exactly once in the solution cell ``cell``; replacing it with
     ``replace`` must lose exactly the points of the test cells in ``loses``.
+
+    ``why``: the mistake in a few words, for instructors.
+    ``hint``: one line for the student's feedback when a failure looks like this bug's
+    (starts with 'Check', never the answer)
     """
 
     cell: str
@@ -212,3 +216,4 @@ class PlantedBug:
     replace: str
     loses: tuple[str, ...]
     why: str = ""
+    hint: str = ""

@@ -10,6 +10,10 @@ BUGS = [
         replace="distances.argmax(dim=1)",
         loses=("nearest_neighbour_tests",),
         why="takes the farthest support image",
+        hint=(
+            "Check whether, for a query that is almost a copy of one support image, your rule "
+            "really selects that image."
+        ),
     ),
     PlantedBug(
         cell="nearest_neighbour",
@@ -17,6 +21,10 @@ BUGS = [
         replace="return nearest",
         loses=("nearest_neighbour_tests",),
         why="returns the index of the nearest image instead of its label",
+        hint=(
+            "Check whether the values you return for each query are labels, as the docstring "
+            "promises, and not another kind of number of the same shape."
+        ),
     ),
     PlantedBug(
         cell="generic_learner",
@@ -24,6 +32,10 @@ BUGS = [
         replace="",
         loses=("generic_learner_tests",),
         why="never computes gradients, so the network stays at its initialization",
+        hint=(
+            "Check whether each step of your loop gives the optimizer something to act on, so "
+            "that the network moves away from its initialization."
+        ),
     ),
     PlantedBug(
         cell="generic_learner",
@@ -31,6 +43,10 @@ BUGS = [
         replace="",
         loses=("generic_learner_tests",),
         why="never clears the gradients: each step follows the sum of all gradients so far",
+        hint=(
+            "Check whether each Adam step follows the gradient of the current loss only, or also "
+            "whatever earlier steps left behind."
+        ),
     ),
 ]
 

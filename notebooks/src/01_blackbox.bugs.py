@@ -10,6 +10,10 @@ BUGS = [
         replace="",
         loses=("make_sequence_tests",),
         why="leaves the query labels in the input",
+        hint=(
+            "Check whether anything in the input at a query position can tell the network that "
+            "query's label."
+        ),
     ),
     PlantedBug(
         cell="make_sequence",
@@ -17,6 +21,10 @@ BUGS = [
         replace="torch.arange(n_way).expand(batch, 2 * rounds + 1, n_way)",
         loses=("make_sequence_tests",),
         why="keeps the class-major order, so an item's position in its round is its label",
+        hint=(
+            "Check whether each round is really shuffled, or whether an item's position in its "
+            "round still tells its class."
+        ),
     ),
     PlantedBug(
         cell="make_sequence",
@@ -24,6 +32,10 @@ BUGS = [
         replace="torch.rand(batch, 1, n_way, generator=generator).argsort(dim=-1).expand(-1, 2 * rounds + 1, -1)",
         loses=("make_sequence_tests",),
         why="one order for all rounds: a query's label is at its position in the round before",
+        hint=(
+            "Check whether the order of a round says anything about the order of the round "
+            "before it."
+        ),
     ),
     PlantedBug(
         cell="make_sequence",
@@ -31,6 +43,10 @@ BUGS = [
         replace="one_hot.scatter_(2, targets[..., None], 1.0)",
         loses=("make_sequence_tests",),
         why="puts the one-hot on the wrong axis (item axis instead of the label axis)",
+        hint=(
+            "Check how the label part of a support item is laid out: print it for one item and "
+            "see whether it marks that item's class."
+        ),
     ),
     PlantedBug(
         cell="make_sequence",
@@ -44,6 +60,10 @@ BUGS = [
             "shifts one shuffled order by a slot every round: each round looks random, but the "
             "labels of a query round can be read off the support round before it"
         ),
+        hint=(
+            "Check whether the order of each round is independent of the earlier rounds, and not "
+            "merely different from them."
+        ),
     ),
     PlantedBug(
         cell="lstm_learner",
@@ -51,6 +71,10 @@ BUGS = [
         replace="self.lstm1(inputs.flip(1), state1)",
         loses=("lstm_learner_tests",),
         why="reads the sequence backwards",
+        hint=(
+            "Check whether the network reads a task's items in the order they come, so that the "
+            "output at step t depends only on items up to t."
+        ),
     ),
     PlantedBug(
         cell="lstm_learner",
@@ -58,6 +82,10 @@ BUGS = [
         replace="nn.LSTM(input_size + n_way, hidden_size)",
         loses=("lstm_learner_tests",),
         why="the first layer reads the batch axis as time (tasks leak into each other)",
+        hint=(
+            "Check whether each LSTM layer knows which axis of its input is time and which one "
+            "holds the separate tasks."
+        ),
     ),
     PlantedBug(
         cell="lstm_learner",
@@ -65,6 +93,10 @@ BUGS = [
         replace="self.lstm2(hidden)",
         loses=("lstm_learner_tests",),
         why="resets the second layer's state when a task is read in pieces",
+        hint=(
+            "Check whether reading a task in pieces resumes every layer where it stopped, or "
+            "whether some layer starts over."
+        ),
     ),
     PlantedBug(
         cell="query_loss",
@@ -72,6 +104,10 @@ BUGS = [
         replace="F.cross_entropy(logits.flatten(0, 1), targets.flatten())",
         loses=("query_loss_tests",),
         why="averages the loss over the support positions too",
+        hint=(
+            "Check how many positions of the sequence end up in your average, and compare them "
+            "with the positions the exercise says are scored."
+        ),
     ),
     PlantedBug(
         cell="instance_accuracy",
@@ -79,6 +115,10 @@ BUGS = [
         replace="by_round[:, 1::2]",
         loses=("instance_accuracy_tests",),
         why="scores the support rounds instead of the query rounds",
+        hint=(
+            "Check whether the rounds you score are the query rounds, given where the query "
+            "rounds sit in the sequence."
+        ),
     ),
     PlantedBug(
         cell="cosine_read_weights",
@@ -86,6 +126,10 @@ BUGS = [
         replace="unit_key = key",
         loses=("cosine_read_weights_tests",),
         why="reads with dot products: the key is not normalised",
+        hint=(
+            "Check whether your similarity is a true cosine, so that the read weights stay the "
+            "same when the key gets longer or shorter."
+        ),
     ),
     PlantedBug(
         cell="cosine_read_weights",
@@ -93,6 +137,10 @@ BUGS = [
         replace="rows = memory",
         loses=("cosine_read_weights_tests",),
         why="the memory rows are not normalised",
+        hint=(
+            "Check whether your similarity is a true cosine, unaffected by how long each memory "
+            "row is (an empty row included)."
+        ),
     ),
     PlantedBug(
         cell="cosine_read_weights",
@@ -103,6 +151,10 @@ BUGS = [
             "detaches the read weights: the values are right, but no gradient reaches the key "
             "or the read strength, so the MANN's controller cannot learn where to read"
         ),
+        hint=(
+            "Check whether anything in your read weights stops autograd from reaching the "
+            "controller's key and read strength."
+        ),
     ),
     PlantedBug(
         cell="lrua_write_weights",
@@ -110,6 +162,10 @@ BUGS = [
         replace="share = gate",
         loses=("lrua_write_weights_tests",),
         why="uses the gate logit without the sigmoid",
+        hint=(
+            "Check whether the two shares you interpolate with stay between 0 and 1 for any gate "
+            "logit, as the formula's shares do."
+        ),
     ),
     PlantedBug(
         cell="update_usage",
@@ -117,6 +173,10 @@ BUGS = [
         replace="new_usage = usage + read_weights",
         loses=("update_usage_tests",),
         why="usage never decays",
+        hint=(
+            "Check whether a slot that is no longer read or written becomes less used over time, "
+            "as the usage formula intends."
+        ),
     ),
     PlantedBug(
         cell="update_usage",
@@ -124,6 +184,10 @@ BUGS = [
         replace="new_usage.argmax(dim=-1)",
         loses=("update_usage_tests",),
         why="picks the most-used slot",
+        hint=(
+            "Check whether the slot you mark in the one-hot is the least used one, by comparing "
+            "it with the new usage values by hand."
+        ),
     ),
     PlantedBug(
         cell="write_memory",
@@ -131,6 +195,10 @@ BUGS = [
         replace="cleared = memory",
         loses=("write_memory_tests",),
         why="does not clear the least-used slot before writing",
+        hint=(
+            "Check how the old content of the previous least-used slot is treated when you "
+            "write, and compare with the order of steps the exercise gives."
+        ),
     ),
 ]
 

@@ -10,6 +10,10 @@ BUGS = [
         replace="distances.argmin(dim=0)",
         loses=("embedding_nearest_neighbour_tests",),
         why="takes the minimum over the queries instead of over the support set",
+        hint=(
+            "Check how the axes of your distance matrix line up with queries and support "
+            "examples, and which one your nearest-neighbour search runs along."
+        ),
     ),
     PlantedBug(
         cell="prototypes",
@@ -17,6 +21,10 @@ BUGS = [
         replace=".mean(dim=1)",
         loses=("prototypes_tests",),
         why="averages each class's embeddings over the feature axis instead of the examples",
+        hint=(
+            "Check how your average runs over a class's embeddings: a prototype should be a "
+            "point in the same space as the embeddings it summarises."
+        ),
     ),
     PlantedBug(
         cell="prototypes",
@@ -24,6 +32,10 @@ BUGS = [
         replace="support_embeddings.reshape(n_way, -1, support_embeddings.shape[-1]).mean(dim=1)",
         loses=("prototypes_tests",),
         why="assumes the support set is sorted by class",
+        hint=(
+            "Check whether your prototypes still come out right when the support set is not "
+            "sorted by class."
+        ),
     ),
     PlantedBug(
         cell="protonet_logits",
@@ -31,6 +43,10 @@ BUGS = [
         replace="(differences**2).sum(dim=-1).sqrt()",
         loses=("protonet_logits_tests",),
         why="uses the distance, not the squared distance",
+        hint=(
+            "Check whether the logits use the distance measure the lecture defines for "
+            "Prototypical Networks."
+        ),
     ),
     PlantedBug(
         cell="protonet_logits",
@@ -38,6 +54,10 @@ BUGS = [
         replace="return (differences",
         loses=("protonet_logits_tests",),
         why="uses positive distances as logits, so the farthest prototype wins",
+        hint=(
+            "Check whether a query's largest logit goes to its nearest prototype, so that the "
+            "softmax of the logits favours it."
+        ),
     ),
     PlantedBug(
         cell="protonet_loss",
@@ -48,6 +68,10 @@ BUGS = [
         ),
         loses=("protonet_loss_tests",),
         why="lets the query images (and their labels) leak into the prototypes",
+        hint=(
+            "Check whether any information about the query labels can reach the prototypes that "
+            "your loss compares the queries with."
+        ),
     ),
     PlantedBug(
         cell="protonet_loss",
@@ -55,6 +79,10 @@ BUGS = [
         replace="(support_z, episode.classes[episode.support_y],",
         loses=("protonet_loss_tests",),
         why="labels the support set with the dataset's class ids instead of 0..N-1",
+        hint=(
+            "Check whether the labels you group the support set by are the per-task labels the "
+            "exercise describes."
+        ),
     ),
     PlantedBug(
         cell="protonet_predict",
@@ -62,6 +90,10 @@ BUGS = [
         replace="",
         loses=("protonet_predict_tests",),
         why="leaves BatchNorm in training mode at evaluation",
+        hint=(
+            "Check whether a query's logits could depend on which other queries share its "
+            "episode, given how BatchNorm behaves."
+        ),
     ),
     PlantedBug(
         cell="matching_probabilities",
@@ -69,6 +101,10 @@ BUGS = [
         replace="query_embeddings @ support_embeddings.T",
         loses=("matching_probabilities_tests",),
         why="uses dot products instead of cosines (no normalisation)",
+        hint=(
+            "Check whether your attention uses the similarity measure the lecture defines for "
+            "Matching Networks."
+        ),
     ),
     PlantedBug(
         cell="matching_probabilities",
@@ -76,6 +112,10 @@ BUGS = [
         replace="torch.softmax(scale * cosine, dim=0)",
         loses=("matching_probabilities_tests",),
         why="normalises the attention over the queries instead of the support set",
+        hint=(
+            "Check how the axes of your similarity matrix line up with queries and support "
+            "examples, and which one the attention is normalised along."
+        ),
     ),
     PlantedBug(
         cell="matching_nll",
@@ -83,6 +123,10 @@ BUGS = [
         replace=".clamp_min(1e-12)",
         loses=("matching_nll_tests",),
         why="forgets the log: minimises -P(true class) instead of -log P",
+        hint=(
+            "Check whether your loss is the quantity in the exercise's formula or a different "
+            "function of the true class's probability."
+        ),
     ),
 ]
 

@@ -10,6 +10,10 @@ BUGS = [
         replace="create_graph=False",
         loses=("inner_adapt_tests",),
         why="never keeps the inner gradient in the graph: the meta-gradient is then always first order",
+        hint=(
+            "Check whether your inner loop respects the caller's choice of differentiating "
+            "through the inner gradients."
+        ),
     ),
     PlantedBug(
         cell="inner_adapt",
@@ -17,6 +21,10 @@ BUGS = [
         replace="name: p.data.sub_((alpha[name] if isinstance(alpha, dict) else alpha) * g)",
         loses=("inner_adapt_tests",),
         why="updates theta in place (through .data) instead of building new tensors",
+        hint=(
+            "Check whether params still hold their original values, and their link to the "
+            "autograd graph, after your inner loop returns."
+        ),
     ),
     PlantedBug(
         cell="maml_outer_loss",
@@ -30,6 +38,10 @@ BUGS = [
         ),
         loses=("maml_outer_loss_tests", "maml_images_tests"),
         why="computes the meta-loss on the support set the task was just adapted to",
+        hint=(
+            "Check how each task's adapted parameters are scored in the meta-objective, and on "
+            "which of the task's two sets."
+        ),
     ),
     PlantedBug(
         cell="maml_outer_loss",
@@ -37,6 +49,10 @@ BUGS = [
         replace="create_graph=False",
         loses=("maml_outer_loss_tests", "maml_images_tests"),
         why="always first order: the second-order meta-gradient is never computed",
+        hint=(
+            "Check whether your outer loss gives different meta-gradients for first-order and "
+            "second-order MAML, as it should."
+        ),
     ),
     PlantedBug(
         cell="maml_outer_loss",
@@ -50,6 +66,10 @@ BUGS = [
             "runs the query images of all tasks through the network in one batch and keeps task t's "
             "rows: the same without BatchNorm, but batch-statistics BatchNorm then mixes the tasks"
         ),
+        hint=(
+            "Check whether another task's images could affect a task's predictions, given how "
+            "batch-statistics BatchNorm normalises."
+        ),
     ),
     PlantedBug(
         cell="maml_outer_loss_vmap",
@@ -57,6 +77,10 @@ BUGS = [
         replace="if False:",
         loses=("maml_outer_loss_vmap_tests",),
         why="ignores first_order: the vmap version then disagrees with the loop for first-order MAML",
+        hint=(
+            "Check whether your vmap version treats first-order MAML the same way as your loop "
+            "version does."
+        ),
     ),
     PlantedBug(
         cell="maml_outer_loss_vmap",
@@ -64,6 +88,10 @@ BUGS = [
         replace="vmap(one_task)(*tasks).sum()",
         loses=("maml_outer_loss_vmap_tests",),
         why="adds the tasks' losses instead of averaging them: T times the loop's value",
+        hint=(
+            "Check whether your vmap version combines the tasks' losses the same way the "
+            "meta-objective's formula does."
+        ),
     ),
     PlantedBug(
         cell="reptile_update",
@@ -71,6 +99,10 @@ BUGS = [
         replace="theta + epsilon * (theta - phi_mean)",
         loses=("reptile_update_tests",),
         why="moves theta away from the adapted parameters (sign of the Reptile direction flipped)",
+        hint=(
+            "Check whether theta ends up closer to the mean of the adapted parameters after your "
+            "update, as the Reptile formula intends."
+        ),
     ),
     PlantedBug(
         cell="meta_sgd_setup",
@@ -78,6 +110,10 @@ BUGS = [
         replace="model.parameters()",
         loses=("meta_sgd_setup_tests",),
         why="leaves alpha out of the outer optimizer, so it never changes",
+        hint=(
+            "Check whether one optimizer step can change the alpha tensors, and what an "
+            "optimizer must be given to update a tensor."
+        ),
     ),
     PlantedBug(
         cell="meta_sgd_setup",
@@ -85,6 +121,10 @@ BUGS = [
         replace="torch.full_like(p, alpha_init)",
         loses=("meta_sgd_setup_tests",),
         why="alpha does not require grad: it gets no gradient and never changes",
+        hint=(
+            "Check whether the alpha tensors can receive a gradient from the backward pass of "
+            "the meta-loss."
+        ),
     ),
     PlantedBug(
         cell="maml_outer_loss_vmap",
@@ -92,6 +132,10 @@ BUGS = [
         replace="return F.mse_loss(functional_call(model, phi, (x,)), y)",
         loses=("maml_outer_loss_vmap_tests",),
         why="always uses the mean squared error, whatever loss_fn it is given",
+        hint=(
+            "Check whether your vmap version works with any loss the caller passes in, not only "
+            "the sinusoid's regression loss."
+        ),
     ),
 ]
 
