@@ -8,6 +8,10 @@ Layout under ``root`` (default ``build/course``; git ignores ``build/``)::
     submitted/<student>/<assignment>/...    collected submissions (+ timestamp.txt)
     autograded/  feedback/  gradebook.db    nbgrader's outputs
     archive/                                submissions replaced by newer ones
+    grading_log/<assignment>/<student>.json seconds, peak memory, the grader's message
+    misconceptions/<assignment>.json        the planted bugs' failure signatures
+                                            (autograder.diagnosis), written at release
+    reports/                                the class report (autograder.report)
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import sources
+from autograder.diagnosis import StaleSignatures, catalogue
 from autograder.leaks import find_feedback_leaks, find_leaks, readable_text
 from autograder.nbgrader_api import describe_validation
 from cs182meta.settings import grading_environment
@@ -39,6 +44,7 @@ class GradingError(RuntimeError):
 class Course:
     def __init__(self, root: Path | str = DEFAULT_ROOT):
         self.root = Path(root).resolve()
+        self.warnings: list[str] = []  # what a step could not do, for the command to print
 
     # ------------------------------------------------------------------ nbgrader
     def nbgrader(self, *args: str, check: bool = True, env: dict | None = None,
@@ -97,8 +103,23 @@ class Course:
                     f"release of {name} leaks (release removed):\n  " + "\n  ".join(leaks)
                 )
             self.check_blank_fails(release)
+            self.store_misconceptions(name)
             released.append(release)
         return released
+
+    def misconceptions_path(self, assignment: str) -> Path:
+        return self.path("misconceptions", f"{assignment}.json")
+
+    def store_misconceptions(self, assignment: str) -> None:
+        """Copy the assignment's misconception catalogue into the course (outside the
+        release). A stale one is removed instead, with a warning in ``self.warnings``:
+        the report and hints then go without it rather than misdiagnose."""
+        target = self.misconceptions_path(assignment)
+        try:
+            catalogue(assignment).save(target)
+        except StaleSignatures as stale:
+            target.unlink(missing_ok=True)
+            self.warnings.append(f"{assignment}: no misconception hints or diagnosis: {stale}")
 
     @staticmethod
     def _kit_env() -> dict:
@@ -131,13 +152,15 @@ class Course:
         self._validate(release, "some tests pass on the blank release, so they cannot tell a "
                                 "blank answer from a right one", "--invert")
 
-    def feedback(self, assignment: str, show_hidden: bool = False) -> Path:
+    def feedback(self, assignment: str, show_hidden: bool = False, hints: bool = True) -> Path:
         """HTML feedback for every graded submission of ``assignment``: nbgrader's
-        ``generate_feedback`` without hidden tests (:mod:`autograder.feedback`), then
-        :meth:`check_feedback`. ``show_hidden``: nbgrader's own, full feedback (hidden
-        tests, reference code and whole tracebacks), for instructors; not leak-checked."""
-        self.nbgrader(assignment, *(["--show-hidden"] if show_hidden else []),
-                      module="autograder.feedback", env=self._kit_env())
+        ``generate_feedback`` without hidden tests (:mod:`autograder.feedback`), with a
+        hint under each failure that looks like a planted bug's unless not ``hints``,
+        then :meth:`check_feedback`. ``show_hidden``: nbgrader's own, full feedback
+        (hidden tests, reference code and whole tracebacks), for instructors; not
+        leak-checked."""
+        flags = (["--show-hidden"] if show_hidden else []) + ([] if hints else ["--no-hints"])
+        self.nbgrader(assignment, *flags, module="autograder.feedback", env=self._kit_env())
         if not show_hidden:
             self.check_feedback(assignment)
         return self.path("feedback")

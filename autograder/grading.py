@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from nbgrader.api import Gradebook
 
 from autograder.course import Course
 from autograder.grades import cell_scores, format_table
-from autograder.isolated import IsolatedGrader, Limits, warm_cache
+from autograder.isolated import IsolatedGrader, Limits, Outcome, warm_cache
 from autograder.nbgrader_api import gradebook_url
 from autograder.submissions import collect
 
@@ -25,6 +26,7 @@ def grade_pending(course: Course, assignment: str, jobs: int, limits: Limits,
     grader = IsolatedGrader(course, limits, cache=warm_cache(course))
     start = time.perf_counter()
     for outcome in grader.grade_all(assignment, pending, jobs=jobs):
+        write_log(course, outcome)
         note = f"  ({outcome.message})" if outcome.message else ""
         print(f"  graded {outcome.student}: {outcome.score:g}/{outcome.max_score:g} in "
               f"{outcome.seconds:.0f} s, peak {outcome.peak_mb:.0f} MB{note}")
@@ -32,6 +34,20 @@ def grade_pending(course: Course, assignment: str, jobs: int, limits: Limits,
         minutes = (time.perf_counter() - start) / 60
         print(f"  {len(pending)} submissions in {minutes * 60:.0f} s with {jobs} job(s): "
               f"{len(pending) / minutes:.1f} per minute")
+
+
+def log_path(course: Course, assignment: str, student: str) -> Path:
+    """Where the grading of one submission is logged: seconds, peak memory and the
+    grader's message (a limit hit, an unreadable file), for the class report."""
+    return course.path("grading_log", assignment, f"{student}.json")
+
+
+def write_log(course: Course, outcome: Outcome) -> None:
+    path = log_path(course, outcome.assignment, outcome.student)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"seconds": round(outcome.seconds, 2),
+                                "peak_mb": round(outcome.peak_mb, 1),
+                                "message": outcome.message}) + "\n")
 
 
 def _record_names(course: Course, collected: list) -> None:

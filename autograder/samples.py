@@ -3,7 +3,7 @@
 For an assignment: ``perfect`` (every solution filled in), ``blank`` (the release as is),
 ``noisy`` (perfect, but the student's functions also write progress bars, warnings and
 text to stderr while the tests call them) and one ``bug-<n>`` per planted bug
-(:func:`bug_sample_name`).
+(:func:`bug_sample_name`); on request ``two-bugs``, with planted bugs in two exercises.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ for _ in _tqdm(range(3), desc="student progress bar"):
 _warnings.warn("a warning from the student's code")
 print("student debug output on stderr", file=_sys.stderr)
 """
+
+
+TWO_BUGS = "two-bugs"
 
 
 def bug_sample_name(number: int) -> str:
@@ -68,22 +71,37 @@ def _plant(text: str, bug: PlantedBug) -> str:
     return text.replace(bug.find, bug.replace)
 
 
-def filled(release_nb, source_nb, bug: PlantedBug | None = None, noise: str = ""):
-    """The release notebook with each solution cell answered from the source."""
+def filled(release_nb, source_nb, bug: PlantedBug | None = None, noise: str = "",
+           also: PlantedBug | None = None):
+    """The release notebook with each solution cell answered from the source, with the
+    planted ``bug`` (and ``also`` a second one, in another cell)."""
     by_id = {grade_id(c): c for c in source_nb.cells if is_solution(c)}
     nb = copy.deepcopy(release_nb)
     for cell in nb.cells:
         if not is_solution(cell):
             continue
         text = by_id[grade_id(cell)].source
-        if bug is not None and bug.cell == grade_id(cell):
-            text = _plant(text, bug)
+        for planted in (bug, also):
+            if planted is not None and planted.cell == grade_id(cell):
+                text = _plant(text, planted)
         cell.source = _answer(text, noise if cell.cell_type == "code" else "")
     return nb
 
 
-def sample_submissions(release_nb, source_nb, bugs: list[PlantedBug]) -> dict:
-    """``{student id: notebook}`` for the samples described in the module docstring."""
+def two_bugs(bugs: list[PlantedBug]) -> tuple[int, int] | None:
+    """The numbers of the first bug of the first and of the last exercise, or ``None``
+    if every bug is in one exercise: the ``two-bugs`` sample plants both."""
+    first = {}
+    for number, bug in enumerate(bugs, start=1):
+        first.setdefault(bug.cell, number)
+    numbers = list(first.values())
+    return (numbers[0], numbers[-1]) if len(numbers) > 1 else None
+
+
+def sample_submissions(release_nb, source_nb, bugs: list[PlantedBug],
+                       pair: bool = False) -> dict:
+    """``{student id: notebook}`` for the samples described in the module docstring;
+    with ``pair``, also ``two-bugs`` (:func:`two_bugs`)."""
     samples = {
         "perfect": filled(release_nb, source_nb),
         "blank": copy.deepcopy(release_nb),
@@ -91,15 +109,21 @@ def sample_submissions(release_nb, source_nb, bugs: list[PlantedBug]) -> dict:
     }
     for number, bug in enumerate(bugs, start=1):
         samples[bug_sample_name(number)] = filled(release_nb, source_nb, bug=bug)
+    if pair and two_bugs(bugs):
+        first, last = two_bugs(bugs)
+        samples[TWO_BUGS] = filled(release_nb, source_nb, bug=bugs[first - 1],
+                                   also=bugs[last - 1])
     for nb in samples.values():
         nbformat.validate(nb)
     return samples
 
 
 def write_samples(course: Course, assignments: list[str], out: Path,
-                  all_bugs: bool = True) -> list[str]:
+                  all_bugs: bool = True, only_bugs: bool = False,
+                  pair: bool = False) -> list[str]:
     """Write sample submissions (folder of student folders) for released assignments:
-    perfect, blank, noisy and one per planted bug (``all_bugs``) or per exercise."""
+    perfect, blank, noisy (unless ``only_bugs``), one per planted bug (``all_bugs``) or
+    per exercise, and with ``pair`` the ``two-bugs`` sample."""
     students = []
     for assignment in assignments:
         source_nb = nbformat.read(course.path("source", assignment, f"{assignment}.ipynb"), 4)
@@ -107,8 +131,8 @@ def write_samples(course: Course, assignments: list[str], out: Path,
         bugs = sources.planted_bugs(assignment)
         left_out = set() if all_bugs else (
             {bug_sample_name(n) for n in range(1, len(bugs) + 1)} - first_bug_per_exercise(bugs))
-        for student, nb in sample_submissions(release_nb, source_nb, bugs).items():
-            if student in left_out:
+        for student, nb in sample_submissions(release_nb, source_nb, bugs, pair).items():
+            if student in left_out or (only_bugs and not student.startswith("bug-")):
                 continue
             folder = out / student
             folder.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from autograder.course import Course
+from autograder.diagnosis import Catalogue, failures
 from autograder.grades import cell_scores
 from autograder.gradescope import build_zip
 from autograder.grading import grade_pending
@@ -228,3 +229,19 @@ def test_gradescope_always_writes_results(hostile, tmp_path, files):
     results = _gradescope(tmp_path, course, files)
     assert results["score"] == 0 and len(results["tests"]) == 2
     assert results["output"]
+
+
+def test_hostile_submissions_are_not_taken_for_a_misconception(hostile):
+    """Crashes, hangs, memory bombs, probes and unreadable files match no planted bug;
+    the three built on planted bug 1 (argmax), whatever they did to the tests, match
+    that bug or nothing."""
+    course = hostile[0]
+    catalogue = Catalogue.load(course.misconceptions_path(A))
+    first_bug = {m.bugs for m in catalogue.misconceptions if 1 in m.bugs}
+    for student in EXPECTED:
+        found = {m.bugs for m in catalogue.diagnose(failures(json.loads(
+            course.path("autograded", student, A, f"{A}.ipynb").read_text())))}
+        if student in {"edited-test", "deleted-test", "hides-errors"}:
+            assert found <= first_bug, (student, found)
+        else:
+            assert not found, (student, found)
