@@ -6,7 +6,7 @@ PYBIN := $(shell $(PYTHON) -c 'import os, sys; print(os.path.dirname(sys.executa
 export PATH := $(PYBIN):$(PATH)
 export MPLBACKEND ?= Agg
 
-.PHONY: deps test demo notebooks release autograde feedback export benchmarks mutation lint clean
+.PHONY: deps test demo notebooks release autograde feedback export report benchmarks mutation lint clean
 
 deps:
 	@$(PYTHON) tools/ensure_deps.py
@@ -38,6 +38,10 @@ feedback: deps
 
 export: deps
 	$(PYTHON) -m autograder export --to build/grades.csv
+
+# The class report: what the class got wrong (build/course/reports/NN_name.html and .csv).
+report: deps
+	$(PYTHON) -m autograder report
 
 benchmarks: deps
 	$(PYTHON) benchmarks/episodes.py

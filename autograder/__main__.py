@@ -38,6 +38,8 @@ def cmd_release(args) -> None:
     course = Course(args.course)
     for path in course.release(_assignments(args.assignments)):
         print(f"released {path} (leak check and validate --invert passed)")
+    for warning in course.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def cmd_autograde(args) -> None:
@@ -48,7 +50,8 @@ def cmd_autograde(args) -> None:
 def cmd_feedback(args) -> None:
     course = Course(args.course)
     for assignment in _assignments(args.assignments):
-        folder = course.feedback(assignment, show_hidden=args.show_hidden)
+        folder = course.feedback(assignment, show_hidden=args.show_hidden,
+                                 hints=not args.no_hints)
         what = ("with hidden tests and full tracebacks: for instructors only" if args.show_hidden
                 else "without hidden tests; leak check passed")
         print(f"feedback for {assignment} in {folder} ({what})")
@@ -63,7 +66,7 @@ def cmd_gradescope(args) -> None:
     for assignment in _assignments(args.assignments):
         if not course.path("release", assignment).exists():
             course.release([assignment])
-        print(f"wrote {build_zip(course, assignment, Path(args.out))}")
+        print(f"wrote {build_zip(course, assignment, Path(args.out), hints=not args.no_hints)}")
 
 
 def cmd_samples(args) -> None:
@@ -77,6 +80,36 @@ def cmd_samples(args) -> None:
 def cmd_demo(args) -> None:
     run_demo(Path(args.out), _assignments(args.assignments),
              all_bugs=not args.one_bug_per_exercise)
+
+
+def cmd_misconceptions(args) -> None:
+    from autograder.misconceptions import record
+
+    for path in record(_assignments(args.assignments)):
+        print(f"wrote {path.relative_to(sources.REPO)}")
+
+
+def cmd_report(args) -> None:
+    from autograder.class_results import ReportInputError, graded_assignments, load
+    from autograder.report import write_report
+
+    course = Course(args.course)
+    known = sources.assignments()
+    unknown = [n for n in args.assignments if n not in known]
+    if unknown:
+        raise ReportInputError(f"unknown assignment(s) {unknown}; known: {known}")
+    if not course.root.is_dir():
+        raise ReportInputError(f"no course folder {course.root}: pass --course PATH")
+    names = args.assignments or graded_assignments(course)
+    if not names:
+        raise ReportInputError(f"{course.root} has no autograded submissions: run "
+                               "`python -m autograder autograde SUBMISSIONS` first")
+    classes = [load(course, name) for name in names]  # every check before any file
+    out = Path(args.out) if args.out else course.path("reports")
+    for results in classes:
+        page, table = write_report(results, out)
+        print(f"{results.assignment}: {len(results.submissions)} submissions -> {page} and "
+              f"{table.name}")
 
 
 def cmd_mutate(args) -> None:
@@ -114,11 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--show-hidden", action="store_true",
                    help="nbgrader's full feedback: hidden tests, reference code, whole "
                         "tracebacks (for instructors; not leak-checked)")
+    p.add_argument("--no-hints", action="store_true",
+                   help="no hint under a failure that looks like a planted bug's")
     p = commands.add_parser("export", help="grades as CSV")
     p.add_argument("--to", default="build/grades.csv")
     p = commands.add_parser("gradescope", help="Gradescope autograder zips")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--out", default="build/gradescope")
+    p.add_argument("--no-hints", action="store_true",
+                   help="no hint in a failing test's output")
     p = commands.add_parser("samples", help="write sample submissions")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--out", default="build/samples")
@@ -127,6 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="build/demo")
     p.add_argument("--one-bug-per-exercise", action="store_true",
                    help="grade only the first planted bug of each exercise (default: all)")
+
+    p = commands.add_parser("report", help="the class report: what the class got wrong")
+    p.add_argument("assignments", nargs="*", help="default: every graded assignment")
+    p.add_argument("--out", help="folder for the HTML and CSV (default <course>/reports)")
+
+    p = commands.add_parser("misconceptions",
+                            help="grade the planted bugs and record their failure signatures")
+    p.add_argument("assignments", nargs="*")
 
     p = commands.add_parser("mutate", help="mutation analysis: wrong code the tests must reject")
     p.add_argument("assignments", nargs="*")
@@ -139,10 +184,16 @@ def main(argv: list[str] | None = None) -> int:
         "build": cmd_build, "sync": cmd_sync, "release": cmd_release, "autograde": cmd_autograde,
         "feedback": cmd_feedback, "export": cmd_export, "samples": cmd_samples,
         "gradescope": cmd_gradescope,
-        "demo": cmd_demo, "mutate": cmd_mutate,
+        "demo": cmd_demo, "mutate": cmd_mutate, "report": cmd_report,
+        "misconceptions": cmd_misconceptions,
     }
+    from autograder.class_results import ReportInputError
+
     try:
         handlers[args.command](args)
+    except ReportInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except (GradingError, SourceError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

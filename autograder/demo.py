@@ -7,30 +7,33 @@ import time
 from pathlib import Path
 
 from autograder import sources
+from autograder.class_results import load
 from autograder.course import Course
 from autograder.grades import cell_scores, format_table
 from autograder.grading import grade_pending
 from autograder.isolated import Limits
+from autograder.report import write_report
 from autograder.samples import bug_sample_name, write_samples
 from autograder.submissions import collect
 
 
 def run_demo(out: Path, assignments: list[str], all_bugs: bool = True) -> None:
     """Release, write sample submissions (every planted bug, or the first of each
-    exercise), grade them two at a time, then feedback and grades, all under ``out``
+    exercise), grade them two at a time, then feedback, grades and the class report, all
+    under ``out``
     (deleted first)."""
     start = time.perf_counter()
     demo = Path(out).resolve()
     if demo.exists():
         shutil.rmtree(demo)  # the demo's own folder only; never the real course
     course = Course(demo / "course")
-    print(f"1/5 release {', '.join(assignments)} (with leak check and validate --invert)")
+    print(f"1/6 release {', '.join(assignments)} (with leak check and validate --invert)")
     course.release(assignments)
     which = "one per planted bug" if all_bugs else "the first planted bug of each exercise"
-    print(f"2/5 sample submissions: perfect, blank, noisy (stderr), {which}")
+    print(f"2/6 sample submissions: perfect, blank, noisy (stderr), {which}")
     write_samples(course, assignments, demo / "submissions", all_bugs=all_bugs)
     collect(course, demo / "submissions", assignments)
-    print("3/5 autograde (isolated, 2 at a time)")
+    print("3/6 autograde (isolated, 2 at a time)")
     for assignment in assignments:
         grade_pending(course, assignment, jobs=2, limits=Limits())
         graded = cell_scores(course, assignment)
@@ -39,10 +42,14 @@ def run_demo(out: Path, assignments: list[str], all_bugs: bool = True) -> None:
             name = bug_sample_name(number)
             if name in graded:
                 print(f"  {name}: {bug.cell}: {bug.why}")
-    print("\n4/5 feedback (without hidden tests, with leak check)")
+    print("\n4/6 feedback (without hidden tests, with leak check)")
     for assignment in assignments:
         course.feedback(assignment)  # raises GradingError if a file gives a hidden test away
     print(f"    {course.path('feedback')}/<student>/<assignment>/*.html")
-    print("5/5 export")
+    print("5/6 export")
     print(f"    {course.export(demo / 'grades.csv')}")
+    print("6/6 class report (what the class got wrong, and the likely misconceptions)")
+    for assignment in assignments:
+        page, _ = write_report(load(course, assignment), course.path("reports"))
+        print(f"    {page}")
     print(f"demo finished in {time.perf_counter() - start:.0f} s")

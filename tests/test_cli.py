@@ -38,9 +38,12 @@ def test_autograder_cli_defaults_are_the_grader_limits(monkeypatch, tmp_path):
 def test_feedback_hides_hidden_tests_unless_asked(monkeypatch, tmp_path, capsys):
     calls = []
     monkeypatch.setattr(Course, "feedback",
-                        lambda self, a, show_hidden=False: calls.append((a, show_hidden)) or tmp_path)
+                        lambda self, a, show_hidden=False, hints=True:
+                        calls.append((a, show_hidden, hints)) or tmp_path)
     course = str(tmp_path / "course")
     assert autograder_cli.main(["--course", course, "feedback", "00_episodes"]) == 0
     assert autograder_cli.main(["--course", course, "feedback", "--show-hidden", "01_blackbox"]) == 0
-    assert calls == [("00_episodes", False), ("01_blackbox", True)]
+    assert autograder_cli.main(["--course", course, "feedback", "--no-hints", "02_nonparametric"]) == 0
+    assert calls == [("00_episodes", False, True), ("01_blackbox", True, True),
+                     ("02_nonparametric", False, False)]
     assert "for instructors only" in capsys.readouterr().out

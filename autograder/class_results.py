@@ -1,0 +1,208 @@
+"""One assignment's graded class, read back from the course folder — no re-execution.
+
+Scores come from the gradebook (one query), failures from the autograded notebooks
+(:func:`autograder.diagnosis.failures`), seconds, peak memory and the grader's message
+from ``grading_log/`` (:func:`autograder.grading.log_path`), and the misconceptions from
+the catalogue stored at release (``misconceptions/<assignment>.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from nbgrader.api import (
+    Assignment,
+    Gradebook,
+    GradeCell,
+    Notebook,
+    SubmittedAssignment,
+    SubmittedNotebook,
+)
+from nbgrader.api import Grade as GradeRow
+
+from autograder.course import Course
+from autograder.diagnosis import Catalogue, Misconception, failures
+from autograder.grading import log_path
+from autograder.nbgrader_api import gradebook_url
+
+
+class ReportInputError(ValueError):
+    """The course folder cannot give this report; the message says why and what to do."""
+
+
+@dataclass
+class Cell:
+    """A graded cell of the notebook: an autograded test or a written answer."""
+
+    name: str
+    kind: str  # "code" (autograded test) or "markdown" (written answer, graded by hand)
+    max_score: float
+
+
+@dataclass
+class Submission:
+    student: str
+    scores: dict[str, float | None]  # grade id → score (None: waits for a grader)
+    failures: dict[str, str]  # failing test cell → normalised failure
+    errors: dict[str, str]  # failing test cell → its raw ``ExceptionType: message``
+    misconceptions: list[Misconception] = field(default_factory=list)
+    unrecognised: dict[str, str] = field(default_factory=dict)
+    seconds: float | None = None
+    peak_mb: float | None = None
+    message: str = ""  # the grader's: a limit hit, an unreadable file, a crash
+
+    @property
+    def total(self) -> float:
+        return sum(s or 0.0 for s in self.scores.values())
+
+
+@dataclass
+class ClassResults:
+    assignment: str
+    cells: list[Cell]
+    submissions: list[Submission]
+    catalogue: Catalogue | None  # None: no current misconception catalogue
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.cells)
+
+    def tests(self) -> list[Cell]:
+        return [c for c in self.cells if c.kind == "code"]
+
+    def written(self) -> list[Cell]:
+        return [c for c in self.cells if c.kind != "code"]
+
+
+def graded_assignments(course: Course) -> list[str]:
+    """Assignments with at least one autograded submission in ``course``."""
+    return sorted({p.name for p in course.path("autograded").glob("*/*")
+                   if (p / f"{p.name}.ipynb").exists()})
+
+
+def _gradebook_rows(course: Course, assignment: str) -> tuple[list[Cell], dict]:
+    """The notebook's graded cells and ``{student: {cell: score or None}}``."""
+    with Gradebook(gradebook_url(course.root)) as gb:
+        source_cells = (gb.db.query(GradeCell.name, GradeCell.cell_type, GradeCell.max_score)
+                        .join(Notebook, Notebook.id == GradeCell.notebook_id)
+                        .join(Assignment, Assignment.id == Notebook.assignment_id)
+                        .filter(Assignment.name == assignment, Notebook.name == assignment)
+                        .all())
+        rows = (gb.db.query(SubmittedAssignment.student_id, GradeCell.name, GradeRow.auto_score,
+                            GradeRow.manual_score, GradeRow.extra_credit,
+                            GradeRow.needs_manual_grade)
+                .join(SubmittedNotebook, SubmittedNotebook.id == GradeRow.notebook_id)
+                .join(SubmittedAssignment,
+                      SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+                .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                .join(GradeCell, GradeCell.id == GradeRow.cell_id)
+                .filter(Assignment.name == assignment)
+                .all())
+    cells = [Cell(name, kind, float(maximum or 0.0)) for name, kind, maximum in source_cells]
+    scores: dict[str, dict[str, float | None]] = {}
+    for student, cell, auto, manual, extra, needs_manual in rows:
+        score = manual if manual is not None else auto
+        if score is not None:
+            score += extra or 0.0
+        elif not needs_manual:
+            score = 0.0
+        scores.setdefault(student, {})[cell] = score
+    return cells, scores
+
+
+def _source_grade_ids(course: Course, assignment: str) -> set[str]:
+    source = course.path("source", assignment, f"{assignment}.ipynb")
+    cells = json.loads(source.read_text())["cells"]
+    return {c["metadata"]["nbgrader"]["grade_id"] for c in cells
+            if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+
+
+def _errors(nb: dict) -> dict[str, str]:
+    found = {}
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                if name:
+                    found.setdefault(name, f"{output.get('ename')}: {output.get('evalue')}")
+    return found
+
+
+def load(course: Course, assignment: str) -> ClassResults:
+    """Everything the report shows of ``assignment``; raise :class:`ReportInputError` if
+    the course has no such assignment, no graded submission of it, or a gradebook that
+    does not belong to it."""
+    if not course.path("source", assignment, f"{assignment}.ipynb").exists():
+        raise ReportInputError(f"{course.root} has no assignment {assignment!r} (no "
+                               f"source/{assignment}/{assignment}.ipynb)")
+    students = sorted(p.parent.parent.name for p in course.path("autograded").glob(
+        f"*/{assignment}/{assignment}.ipynb"))
+    if not students:
+        raise ReportInputError(f"{course.root} has no autograded submission of {assignment}: "
+                               "run `python -m autograder autograde SUBMISSIONS` first")
+    if not (course.root / "gradebook.db").exists():
+        raise ReportInputError(f"{course.root} has no gradebook.db: grade the submissions "
+                               "with `python -m autograder autograde` first")
+    cells, scores = _gradebook_rows(course, assignment)
+    expected = _source_grade_ids(course, assignment)
+    if {c.name for c in cells} != expected:
+        raise ReportInputError(
+            f"the gradebook's {assignment} has graded cells {sorted(c.name for c in cells)}, "
+            f"but this course's source has {sorted(expected)}: the gradebook belongs to "
+            "another course or another version of the notebook")
+    catalogue_file = course.misconceptions_path(assignment)
+    catalogue = Catalogue.load(catalogue_file) if catalogue_file.exists() else None
+    submissions = []
+    for student in students:
+        if student not in scores:
+            raise ReportInputError(f"autograded/{student}/{assignment} has no grades in the "
+                                   "gradebook: the gradebook belongs to another course")
+        nb = json.loads(course.path("autograded", student, assignment,
+                                    f"{assignment}.ipynb").read_text())
+        sub = Submission(student, scores[student], failures(nb), _errors(nb))
+        if catalogue is not None:
+            sub.misconceptions = catalogue.diagnose(sub.failures)
+            sub.unrecognised = catalogue.unrecognised(sub.failures)
+        log = log_path(course, assignment, student)
+        if log.exists():
+            record = json.loads(log.read_text())
+            sub.seconds, sub.peak_mb = record.get("seconds"), record.get("peak_mb")
+            sub.message = record.get("message", "")
+        submissions.append(sub)
+    return ClassResults(assignment, cells, submissions, catalogue)
+
+
+def pending_written(results: ClassResults) -> dict[str, list[str]]:
+    """``{written answer: students whose answer waits for a grader}``."""
+    return {cell.name: [s.student for s in results.submissions
+                        if s.scores.get(cell.name) is None]
+            for cell in results.written()}
+
+
+def group_failures(results: ClassResults, cell: str) -> list[tuple[str, list[Submission]]]:
+    """The failures of test ``cell``, grouped by normalised failure, largest first."""
+    groups: dict[str, list[Submission]] = {}
+    for sub in results.submissions:
+        if cell in sub.failures:
+            groups.setdefault(sub.failures[cell], []).append(sub)
+    return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+
+
+def misconception_shares(results: ClassResults) -> list[tuple[Misconception, list[str]]]:
+    """Each diagnosed misconception with its students, most frequent first."""
+    found: dict[tuple, tuple[Misconception, list[str]]] = {}
+    for sub in results.submissions:
+        for m in sub.misconceptions:
+            found.setdefault(m.bugs, (m, []))[1].append(sub.student)
+    return sorted(found.values(), key=lambda item: (-len(item[1]), item[0].bugs))
+
+
+def unrecognised_failures(results: ClassResults) -> list[tuple[str, str, list[str]]]:
+    """``(test cell, normalised failure, students)`` that match no planted bug."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for sub in results.submissions:
+        for cell, failure in sub.unrecognised.items():
+            found.setdefault((cell, failure), []).append(sub.student)
+    return sorted(((c, f, s) for (c, f), s in found.items()), key=lambda t: (-len(t[2]), t[0]))
+
