@@ -22,27 +22,36 @@ it out). It applies :func:`student_view`:
   :data:`WITHHELD`, and ``_reference_NAME``
   (the hidden reference versions that composed tests bind as ``NAME``) reads ``NAME``.
 
-:func:`autograder.leaks.find_feedback_leaks` checks the files written afterwards.
+Under a failing test cell whose failure looks like a planted bug's
+(:mod:`autograder.diagnosis`), :func:`add_hints` adds that bug's one-line hint (``--no-hints``
+leaves them out). :func:`autograder.leaks.find_feedback_leaks` checks the files written
+afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import html
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import nbformat
 from nbconvert.filters import strip_ansi
 from nbgrader.preprocessors import ClearHiddenTests
+from traitlets import Bool
 
-from autograder.nbgrader_api import is_test_cell
+from autograder.diagnosis import Catalogue, failures
+from autograder.nbgrader_api import grade_id, is_test_cell
 
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"  # nbgrader's default delimiters
 PLACEHOLDER = "# (hidden tests: not shown)"
 WITHHELD = "(a line of the hidden tests: not shown)"
 MIN_LENGTH = 6  # shorter lines (`x = 1`, `)`) give nothing away; as in autograder.leaks
 REFERENCE = re.compile(r"\b_reference_(\w+)")
+HINT_CLASS = "cs182meta-hint"
 _CELL_FRAME = re.compile(r"^Cell In\[(\d+)\], line (\d+)")
 
 
@@ -164,15 +173,41 @@ def student_view(nb, begin: str = BEGIN, end: str = END):
     return nb
 
 
+def add_hints(view, graded, catalogue: Catalogue) -> int:
+    """Under each failing test cell of ``view`` (the :func:`student_view` of ``graded``)
+    whose failure matches a planted bug's (:mod:`autograder.diagnosis`), one line: that
+    bug's hint. Return how many were added."""
+    hints = catalogue.hints(failures(graded))
+    for cell in view.cells:
+        for hint in hints.get(grade_id(cell), []) if is_test_cell(cell) else []:
+            cell.outputs.append(hint_output(hint))
+    return sum(len(h) for h in hints.values())
+
+
+def hint_output(hint: str):
+    return nbformat.v4.new_output("display_data", data={
+        "text/plain": f"Hint: {hint}",
+        "text/html": f"<div class='{HINT_CLASS}'><b>Hint:</b> {html.escape(hint)}</div>"})
+
+
 class HideHiddenTests(ClearHiddenTests):
     """The feedback conversion's first step: :func:`student_view`, with the delimiters
-    configured for nbgrader's ``ClearHiddenTests``."""
+    configured for nbgrader's ``ClearHiddenTests``, and :func:`add_hints` when the course
+    folder (the working directory) holds the assignment's misconception catalogue."""
+
+    hints = Bool(True, help="add a hint under a failure that looks like a planted bug's"
+                 ).tag(config=True)
 
     def preprocess(self, nb, resources):
-        return student_view(nb, self.begin_test_delimeter, self.end_test_delimeter), resources
+        view = student_view(nb, self.begin_test_delimeter, self.end_test_delimeter)
+        assignment = resources.get("nbgrader", {}).get("assignment")
+        path = Path("misconceptions", f"{assignment}.json")
+        if self.hints and assignment and path.exists():
+            add_hints(view, nb, Catalogue.load(path))
+        return view, resources
 
 
-def generate_feedback(assignment: str, show_hidden: bool = False) -> int:
+def generate_feedback(assignment: str, show_hidden: bool = False, hints: bool = True) -> int:
     """nbgrader's ``generate_feedback ASSIGNMENT --force`` in the current course folder,
     with :class:`HideHiddenTests` first unless ``show_hidden``; return its exit status."""
     from nbgrader.apps import GenerateFeedbackApp
@@ -187,6 +222,7 @@ def generate_feedback(assignment: str, show_hidden: bool = False) -> int:
         extra = Config()
         extra.GenerateFeedback.preprocessors = [
             HideHiddenTests, *(p for p in configured if p is not HideHiddenTests)]
+        extra.HideHiddenTests.hints = hints
         app.update_config(extra)
     try:
         app.start()
@@ -201,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("assignment")
     parser.add_argument("--show-hidden", action="store_true",
                         help="nbgrader's own feedback: hidden tests and full tracebacks")
+    parser.add_argument("--no-hints", action="store_true",
+                        help="no hint under failures that look like a planted bug's")
     args = parser.parse_args(argv)
-    return generate_feedback(args.assignment, args.show_hidden)
+    return generate_feedback(args.assignment, args.show_hidden, hints=not args.no_hints)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from nbgrader.utils import is_grade
 
 from autograder import sources
 from autograder.course import Course
+from autograder.diagnosis import Catalogue, failures
 from autograder.feedback import student_view
 from autograder.isolated import GRADESCOPE_LIMITS, IsolatedGrader, Limits
 from autograder.leaks import find_feedback_leaks
@@ -63,8 +64,10 @@ exec "$PYTHON" -m autograder.gradescope --root "$ROOT" --assignment {assignment}
 """
 
 
-def build_zip(course: Course, assignment: str, out_dir: Path) -> Path:
-    """The Gradescope autograder zip for a released ``assignment``."""
+def build_zip(course: Course, assignment: str, out_dir: Path, hints: bool = True) -> Path:
+    """The Gradescope autograder zip for a released ``assignment``; with ``hints`` (and a
+    misconception catalogue in the course), a failing test's output carries the hint of
+    the planted bug its failure looks like."""
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{assignment}.zip"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -83,6 +86,9 @@ def build_zip(course: Course, assignment: str, out_dir: Path) -> Path:
                      f"release/{assignment}/{assignment}.ipynb",
                      f"source/{assignment}/{assignment}.ipynb"):
             archive.write(course.root / part, f"course/{part}")
+        catalogue = course.misconceptions_path(assignment)
+        if hints and catalogue.exists():
+            archive.write(catalogue, f"course/{catalogue.relative_to(course.root)}")
     return target
 
 
@@ -111,6 +117,15 @@ def _cell_output(cell, source_nb=None, student_nb=None) -> str:
     return "\n".join(errors) if errors else "passed"
 
 
+def _hints(course: Course, assignment: str, graded_nb) -> dict[str, list[str]]:
+    """``{test cell: hints}`` for failures that look like a planted bug's
+    (:mod:`autograder.diagnosis`); none without the misconception catalogue."""
+    path = course.misconceptions_path(assignment)
+    if graded_nb is None or not path.exists():
+        return {}
+    return Catalogue.load(path).hints(failures(graded_nb))
+
+
 def results_for(course: Course, assignment: str, hidden: set[str], message: str) -> dict:
     """results.json content from the autograded notebook (or zeros if there is none):
     what the feedback shows, so no hidden test (see :mod:`autograder.feedback`)."""
@@ -126,15 +141,17 @@ def results_for(course: Course, assignment: str, hidden: set[str], message: str)
         with Gradebook(gradebook_url(course.root)) as gb:
             sub = gb.find_submission_notebook(assignment, assignment, STUDENT)
             scores = {g.name: g.score for g in sub.grades}
+    hints = _hints(course, assignment, graded_nb)
     tests = []
     for test in _tests_from_gradebook(course, assignment):
         name = test["name"]
+        output = (_cell_output(cells[name], source_nb, graded_nb) if name in cells
+                  else message or "not graded")
         tests.append({
             "name": name,
             "score": float(scores.get(name) or 0.0),
             "max_score": float(test["max_score"]),
-            "output": (_cell_output(cells[name], source_nb, graded_nb) if name in cells
-                       else message or "not graded"),
+            "output": "\n".join([output, *(f"Hint: {h}" for h in hints.get(name, []))]),
             "visibility": "after_published" if name in hidden else "visible",
         })
     return {
