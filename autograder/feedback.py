@@ -52,6 +52,7 @@ WITHHELD = "(a line of the hidden tests: not shown)"
 MIN_LENGTH = 6  # shorter lines (`x = 1`, `)`) give nothing away; as in autograder.leaks
 REFERENCE = re.compile(r"\b_reference_(\w+)")
 HINT_CLASS = "cs182meta-hint"
+HINT_STYLE = "background: #fff8e1; border-left: 4px solid #f0b400; padding: 4px 8px"
 _CELL_FRAME = re.compile(r"^Cell In\[(\d+)\], line (\d+)")
 
 
@@ -187,7 +188,8 @@ def add_hints(view, graded, catalogue: Catalogue) -> int:
 def hint_output(hint: str):
     return nbformat.v4.new_output("display_data", data={
         "text/plain": f"Hint: {hint}",
-        "text/html": f"<div class='{HINT_CLASS}'><b>Hint:</b> {html.escape(hint)}</div>"})
+        "text/html": f"<div class='{HINT_CLASS}' style='{HINT_STYLE}'><b>Hint:</b> "
+                     f"{html.escape(hint)}</div>"})
 
 
 class HideHiddenTests(ClearHiddenTests):

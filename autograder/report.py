@@ -91,7 +91,8 @@ def score_plots(results: ClassResults) -> str:
     right.set_yticks(list(rows), [c.name for c in tests])
     right.invert_yaxis()
     right.set(title="each test: share of submissions", xlim=(0, 1))
-    right.legend(loc="lower right", fontsize="small")
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize="small",
+                 frameon=False)
     figure.tight_layout()
     image = _png(figure)
     plt.close(figure)

@@ -245,3 +245,17 @@ def test_hostile_submissions_are_not_taken_for_a_misconception(hostile):
             assert found <= first_bug, (student, found)
         else:
             assert not found, (student, found)
+
+
+def test_gradescope_output_carries_the_hint_of_a_planted_bug(hostile, tmp_path):
+    course = hostile[0]
+    buggy = course.path("submitted", "edited-test", A, f"{A}.ipynb").read_bytes()  # bug 1
+    results = _gradescope(tmp_path, course, {f"{A}.ipynb": buggy})
+    tests = {t["name"]: t for t in results["tests"]}
+    (hint,) = {m.hint for m in Catalogue.load(course.misconceptions_path(A)).misconceptions
+               if 1 in m.bugs}
+    assert tests[NN]["score"] == 0 and f"Hint: {hint}" in tests[NN]["output"]
+    assert "Hint:" not in tests[GL]["output"]
+    without = build_zip(course, A, tmp_path / "no-hints", hints=False)
+    with zipfile.ZipFile(without) as archive:
+        assert not [n for n in archive.namelist() if "misconceptions" in n]

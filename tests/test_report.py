@@ -31,7 +31,7 @@ def _results() -> ClassResults:
     for n in range(6):
         failed = {"t1": "AssertionError: wrong value #"} if n < 3 else {}
         if n == 5:
-            failed = {"t2": "AssertionError: something new"}
+            failed = {"t2": "AssertionError: something new <script>alert(1)</script>"}
         sub = Submission(f"s{n}", {"t1": 0.0 if "t1" in failed else 2.0,
                                    "t2": 0.0 if "t2" in failed else 3.0,
                                    "why": None if n % 2 else 1.0},
@@ -48,7 +48,7 @@ def test_report_shows_misconceptions_unrecognised_failures_limits_and_pending_an
     page = render_html(_results())
     assert "adds where it should multiply" in page and "3 (50%)" in page
     assert "Check whether the operation matches the formula." in page
-    assert "something new" in page  # unrecognised, with its student
+    assert "something new &lt;script&gt;" in page  # unrecognised, escaped, with its student
     assert "stopped: the whole notebook ran over 600 s" in page
     assert "Written answers waiting for a grader" in page and "s1, s3, s5" in page
     assert page.count("data:image/png;base64,") == 1 and "<script" not in page
@@ -84,6 +84,7 @@ def _course_with_a_foreign_gradebook(root):
         gb.add_submission(A, "alice")
 
 
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's add_submission
 @pytest.mark.parametrize("case", ["unknown-assignment", "no-submissions", "empty-folder",
                                   "foreign-gradebook", "missing-folder"])
 def test_bad_input_gets_one_line_exit_2_and_nothing_written(tmp_path, capsys, case):
