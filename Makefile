@@ -14,12 +14,13 @@ deps:
 test: deps
 	$(PYTHON) -m pytest
 
-# The main job: release every notebook, autograde sample submissions (perfect, blank,
-# noisy, the first planted bug of each exercise; `make test` grades every planted bug),
-# print the score table, write feedback and grades.
+# The main job: release every notebook, autograde sample submissions (perfect, blank and
+# the first planted bug of each notebook; `make demo BUGS=all` grades every planted bug, as
+# `make test` does), print the score table, write feedback, grades and the class report.
+BUGS ?= one
 demo: deps
 	$(PYTHON) -m cs182meta info
-	$(PYTHON) -m autograder demo --one-bug-per-exercise
+	$(PYTHON) -m autograder demo --bugs $(BUGS)
 	$(PYTHON) -m cs182meta episode --out build/demo/episode.png
 
 notebooks: deps

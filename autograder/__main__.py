@@ -13,7 +13,7 @@ from autograder.demo import run_demo
 from autograder.gradescope import build_zip
 from autograder.grading import autograde
 from autograder.isolated import Limits
-from autograder.samples import write_samples
+from autograder.samples import BUG_SELECTIONS, write_samples
 
 
 def _assignments(names: list[str] | None) -> list[str]:
@@ -73,13 +73,12 @@ def cmd_samples(args) -> None:
     course = Course(args.course)
     assignments = _assignments(args.assignments)
     course.release(assignments)
-    students = write_samples(course, assignments, Path(args.out))
+    students = write_samples(course, assignments, Path(args.out), bugs=args.bugs)
     print(f"wrote sample submissions for {', '.join(students)} to {args.out}")
 
 
 def cmd_demo(args) -> None:
-    run_demo(Path(args.out), _assignments(args.assignments),
-             all_bugs=not args.one_bug_per_exercise)
+    run_demo(Path(args.out), _assignments(args.assignments), bugs=args.bugs)
 
 
 def cmd_misconceptions(args) -> None:
@@ -159,11 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("samples", help="write sample submissions")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--out", default="build/samples")
+    p.add_argument("--bugs", choices=BUG_SELECTIONS, default="all",
+                   help="which planted-bug samples to write (default: all)")
     p = commands.add_parser("demo", help="release, grade samples, feedback, grades")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--out", default="build/demo")
-    p.add_argument("--one-bug-per-exercise", action="store_true",
-                   help="grade only the first planted bug of each exercise (default: all)")
+    p.add_argument("--bugs", choices=BUG_SELECTIONS, default="one",
+                   help="planted-bug samples to grade: the first of each notebook (default), "
+                        "of each exercise, all of them or none")
 
     p = commands.add_parser("report", help="the class report: what the class got wrong")
     p.add_argument("assignments", nargs="*", help="default: every graded assignment")

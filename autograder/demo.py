@@ -13,15 +13,15 @@ from autograder.grades import cell_scores, format_table
 from autograder.grading import grade_pending
 from autograder.isolated import Limits
 from autograder.report import write_report
-from autograder.samples import bug_sample_name, write_samples
+from autograder.samples import CORRECT_SAMPLES, bug_sample_name, write_samples
 from autograder.submissions import collect
 
 
-def run_demo(out: Path, assignments: list[str], all_bugs: bool = True) -> None:
-    """Release, write sample submissions (every planted bug, or the first of each
-    exercise), grade them two at a time, then feedback, grades and the class report, all
-    under ``out``
-    (deleted first)."""
+def run_demo(out: Path, assignments: list[str], bugs: str = "one") -> None:
+    """Release, write sample submissions (perfect, blank and the planted bugs ``bugs``
+    selects, :func:`autograder.samples.chosen_bugs`; with ``per-exercise`` or ``all``
+    also noisy), grade them two at a time, then feedback, grades and the class report,
+    all under ``out`` (deleted first)."""
     start = time.perf_counter()
     demo = Path(out).resolve()
     if demo.exists():
@@ -29,9 +29,12 @@ def run_demo(out: Path, assignments: list[str], all_bugs: bool = True) -> None:
     course = Course(demo / "course")
     print(f"1/6 release {', '.join(assignments)} (with leak check and validate --invert)")
     course.release(assignments)
-    which = "one per planted bug" if all_bugs else "the first planted bug of each exercise"
-    print(f"2/6 sample submissions: perfect, blank, noisy (stderr), {which}")
-    write_samples(course, assignments, demo / "submissions", all_bugs=all_bugs)
+    others = ("perfect", "blank") if bugs in ("one", "none") else CORRECT_SAMPLES
+    which = {"one": "the first planted bug of each notebook", "none": "no planted bug",
+             "per-exercise": "the first planted bug of each exercise",
+             "all": "every planted bug"}[bugs]
+    print(f"2/6 sample submissions: {', '.join(others)} and {which}")
+    write_samples(course, assignments, demo / "submissions", bugs=bugs, others=others)
     collect(course, demo / "submissions", assignments)
     print("3/6 autograde (isolated, 2 at a time)")
     for assignment in assignments:

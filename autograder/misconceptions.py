@@ -40,7 +40,7 @@ def record(assignments: list[str], jobs: int = 2) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="cs182meta-misconceptions-") as tmp:
         course = Course(Path(tmp) / "course")
         course.release(assignments)
-        write_samples(course, assignments, Path(tmp) / "submissions", only_bugs=True)
+        write_samples(course, assignments, Path(tmp) / "submissions", others=())
         collect(course, Path(tmp) / "submissions", assignments)
         for assignment in assignments:
             grade_pending(course, assignment, jobs=jobs, limits=Limits())

@@ -118,21 +118,33 @@ def sample_submissions(release_nb, source_nb, bugs: list[PlantedBug],
     return samples
 
 
-def write_samples(course: Course, assignments: list[str], out: Path,
-                  all_bugs: bool = True, only_bugs: bool = False,
-                  pair: bool = False) -> list[str]:
+BUG_SELECTIONS = ("all", "per-exercise", "one", "none")
+CORRECT_SAMPLES = ("perfect", "blank", "noisy")
+
+
+def chosen_bugs(bugs: list[PlantedBug], selection: str) -> set[str]:
+    """Sample names of the planted bugs ``selection`` keeps: ``all``, the first of each
+    exercise (``per-exercise``), the first of the notebook (``one``) or ``none``."""
+    if selection not in BUG_SELECTIONS:
+        raise ValueError(f"bug selection {selection!r}: use one of {BUG_SELECTIONS}")
+    every = [bug_sample_name(n) for n in range(1, len(bugs) + 1)]
+    return {"all": set(every), "per-exercise": first_bug_per_exercise(bugs),
+            "one": set(every[:1]), "none": set()}[selection]
+
+
+def write_samples(course: Course, assignments: list[str], out: Path, bugs: str = "all",
+                  others: tuple[str, ...] = CORRECT_SAMPLES, pair: bool = False) -> list[str]:
     """Write sample submissions (folder of student folders) for released assignments:
-    perfect, blank, noisy (unless ``only_bugs``), one per planted bug (``all_bugs``) or
-    per exercise, and with ``pair`` the ``two-bugs`` sample."""
+    ``others`` (of perfect, blank, noisy), the planted bugs ``bugs`` selects
+    (:func:`chosen_bugs`), and with ``pair`` the ``two-bugs`` sample."""
     students = []
     for assignment in assignments:
         source_nb = nbformat.read(course.path("source", assignment, f"{assignment}.ipynb"), 4)
         release_nb = nbformat.read(course.path("release", assignment, f"{assignment}.ipynb"), 4)
-        bugs = sources.planted_bugs(assignment)
-        left_out = set() if all_bugs else (
-            {bug_sample_name(n) for n in range(1, len(bugs) + 1)} - first_bug_per_exercise(bugs))
-        for student, nb in sample_submissions(release_nb, source_nb, bugs, pair).items():
-            if student in left_out or (only_bugs and not student.startswith("bug-")):
+        planted = sources.planted_bugs(assignment)
+        kept = chosen_bugs(planted, bugs) | set(others) | ({TWO_BUGS} if pair else set())
+        for student, nb in sample_submissions(release_nb, source_nb, planted, pair).items():
+            if student not in kept:
                 continue
             folder = out / student
             folder.mkdir(parents=True, exist_ok=True)

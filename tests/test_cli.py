@@ -30,8 +30,10 @@ def test_autograder_cli_defaults_are_the_grader_limits(monkeypatch, tmp_path):
     _, submissions, assignments, jobs, limits, replace, force = calls[0]
     assert (submissions, jobs, limits, replace, force) == ("subs", 1, Limits(), False, False)
     assert assignments == sources.assignments()
-    assert autograder_cli.main(["demo", "--one-bug-per-exercise", "00_episodes"]) == 0
-    assert calls[1][1] == {"all_bugs": False} and calls[1][0][1] == ["00_episodes"]
+    assert autograder_cli.main(["demo", "--bugs", "per-exercise", "00_episodes"]) == 0
+    assert calls[1][1] == {"bugs": "per-exercise"} and calls[1][0][1] == ["00_episodes"]
+    assert autograder_cli.main(["demo"]) == 0
+    assert calls[2][1] == {"bugs": "one"} and calls[2][0][1] == sources.assignments()
     assert autograder_cli.main(["demo", "no_such_notebook"]) == 1
 
 

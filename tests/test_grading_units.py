@@ -176,6 +176,12 @@ def test_write_samples_one_bug_per_exercise(tmp_path):
         path.parent.mkdir(parents=True)
         path.write_bytes((sources.NOTEBOOKS / f"{name}.ipynb").read_bytes())
     bugs = sources.planted_bugs(name)
-    students = write_samples(course, [name], tmp_path / "subs", all_bugs=False)
+    students = write_samples(course, [name], tmp_path / "subs", bugs="per-exercise")
     assert students == sorted({"perfect", "blank", "noisy"} | first_bug_per_exercise(bugs))
     assert sorted(p.parent.name for p in (tmp_path / "subs").glob(f"*/{name}.ipynb")) == students
+    demo = write_samples(course, [name], tmp_path / "demo", bugs="one", others=("perfect", "blank"))
+    assert demo == ["blank", "bug-1", "perfect"]
+    only = write_samples(course, [name], tmp_path / "only", others=(), pair=True)
+    assert only == sorted({bug_sample_name(n) for n in range(1, len(bugs) + 1)} | {"two-bugs"})
+    with pytest.raises(ValueError, match="bug selection"):
+        write_samples(course, [name], tmp_path / "x", bugs="some")
