@@ -4,10 +4,17 @@ Proves each autograded test can fail: a submission with one planted bug must los
 the points of the tests that bug targets, and nothing else.
 """
 
+import csv
+import html
+import json
+import os
+import subprocess
+import sys
+
 import nbformat
 import pytest
 
-from autograder import sources
+from autograder import diagnosis, sources
 from autograder.course import Course
 from autograder.feedback import student_view
 from autograder.grades import cell_scores
@@ -21,7 +28,7 @@ from autograder.leaks import (
     readable_text,
 )
 from autograder.nbgrader_api import grade_id
-from autograder.samples import bug_sample_name, write_samples
+from autograder.samples import TWO_BUGS, bug_sample_name, two_bugs, write_samples
 from autograder.submissions import collect
 
 ASSIGNMENTS = sources.assignments()
@@ -32,7 +39,7 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
     course = Course(root / "course")
     course.release(ASSIGNMENTS)  # includes the leak check and validate --invert
-    write_samples(course, ASSIGNMENTS, root / "submissions")
+    write_samples(course, ASSIGNMENTS, root / "submissions", pair=True)
     collect(course, root / "submissions", ASSIGNMENTS)
     scores = {}
     for assignment in ASSIGNMENTS:
@@ -143,3 +150,119 @@ def test_a_planted_bug_shows_the_message_of_the_test_it_fails(graded, feedback, 
             for error in errors:
                 assert error.evalue.strip(), f"{student}: {grade_id(cell)} fails without a message"
                 assert f"{error.ename}: {error.evalue}" in text, (student, grade_id(cell))
+
+
+# ---------------------------------------------------------------------- misconceptions
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_recorded_signatures_are_current(graded, assignment):
+    """What the planted bugs fail today is what notebooks/src/NN.signatures.json says."""
+    from autograder.misconceptions import recorded_signatures
+
+    course, _ = graded
+    recorded = json.loads(diagnosis.signatures_path(assignment).read_text())
+    committed = {entry["number"]: entry["signature"] for entry in recorded["bugs"]}
+    assert recorded_signatures(course, assignment) == committed, (
+        f"run `python -m autograder misconceptions {assignment}` and commit the file")
+
+
+def _diagnosed(course, assignment, student):
+    catalogue = diagnosis.Catalogue.load(course.misconceptions_path(assignment))
+    graded_nb = json.loads(course.path("autograded", student, assignment,
+                                       f"{assignment}.ipynb").read_text())
+    return catalogue.diagnose(diagnosis.failures(graded_nb))
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_planted_bug_is_diagnosed_as_itself_and_correct_work_never(graded, assignment):
+    course, _ = graded
+    bugs = sources.planted_bugs(assignment)
+    for number in range(1, len(bugs) + 1):
+        found = _diagnosed(course, assignment, bug_sample_name(number))
+        assert [number in m.bugs for m in found] == [True], (number, bugs[number - 1].why, found)
+    for student in ("perfect", "noisy", "blank"):
+        assert _diagnosed(course, assignment, student) == [], student
+
+
+def test_planted_bugs_are_told_apart(graded):
+    """At least 95% of the planted bugs have failures of their own; bugs that share
+    their failures share one misconception (and its hint)."""
+    course, _ = graded
+    total = shared = 0
+    for assignment in ASSIGNMENTS:
+        catalogue = diagnosis.Catalogue.load(course.misconceptions_path(assignment))
+        for m in catalogue.misconceptions:
+            total += len(m.bugs)
+            shared += len(m.bugs) if len(m.bugs) > 1 else 0
+        for m in catalogue.misconceptions:
+            hints = {sources.planted_bugs(assignment)[n - 1].hint for n in m.bugs}
+            assert len(hints) == 1, (
+                f"{assignment}: bugs {m.bugs} fail the same way, so their students get one "
+                f"hint: give them the same `hint` (one that fits {m.label!r}), or make a "
+                "test tell them apart")
+    assert total == sum(len(sources.planted_bugs(a)) for a in ASSIGNMENTS)
+    assert (total - shared) / total >= 0.95, f"{shared} of {total} bugs cannot be told apart"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_a_submission_with_two_bugs_gets_both(graded, assignment):
+    course, _ = graded
+    first, last = two_bugs(sources.planted_bugs(assignment))
+    found = _diagnosed(course, assignment, TWO_BUGS)
+    assert sorted(m.bugs[0] if len(m.bugs) == 1 else next(n for n in m.bugs if n in (first, last))
+                  for m in found) == [first, last], found
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_feedback_hints_at_the_planted_bug_and_only_there(graded, feedback, assignment):
+    course, _ = graded
+    catalogue = diagnosis.Catalogue.load(course.misconceptions_path(assignment))
+    for number in range(1, len(sources.planted_bugs(assignment)) + 1):
+        student = bug_sample_name(number)
+        text = readable_text(feedback / student / assignment / f"{assignment}.html")
+        (mine,) = [m for m in catalogue.misconceptions if number in m.bugs]
+        assert f"Hint: {mine.hint}" in text, student
+        assert text.count("Hint:") == len(mine.cells()), student
+    for student in ("perfect", "noisy", "blank"):
+        text = readable_text(feedback / student / assignment / f"{assignment}.html")
+        assert "Hint:" not in text, student
+
+
+def test_no_hints_leaves_them_out(graded, feedback):
+    course, _ = graded
+    assignment = ASSIGNMENTS[0]
+    page = feedback / bug_sample_name(1) / assignment / f"{assignment}.html"
+    try:
+        course.feedback(assignment, hints=False)
+        assert "Hint:" not in readable_text(page)
+    finally:
+        course.feedback(assignment)  # the other tests read the feedback with hints
+    assert "Hint:" in readable_text(page)
+
+
+def test_class_report_names_each_planted_bug(graded, tmp_path):
+    from autograder.__main__ import main
+
+    course, scores = graded
+    assert main(["--course", str(course.root), "report", "--out", str(tmp_path)]) == 0
+    for assignment in ASSIGNMENTS:
+        page = (tmp_path / f"{assignment}.html").read_text()
+        assert "data:image/png;base64," in page
+        for bug in sources.planted_bugs(assignment):
+            assert html.escape(bug.why) in page, bug.why
+        rows = list(csv.DictReader((tmp_path / f"{assignment}.csv").open()))
+        assert sorted(r["student"] for r in rows) == sorted(scores[assignment])
+        by_student = {r["student"]: r for r in rows}
+        assert by_student["perfect"]["misconceptions"] == ""
+        assert sources.planted_bugs(assignment)[0].why in by_student["bug-1"]["misconceptions"]
+
+
+def test_report_speed_benchmark_builds_a_synthetic_class(graded):
+    """benchmarks/report_speed.py (the 400-submission figure in RESULTS), on 20 copies."""
+    course, _ = graded
+    script = sources.REPO / "benchmarks" / "report_speed.py"
+    run = subprocess.run([sys.executable, str(script), "--template", str(course.root),
+                          "--assignment", ASSIGNMENTS[0], "--copies", "20", "--repeats", "1"],
+                         capture_output=True, text=True, timeout=300, cwd=sources.REPO,
+                         env={**os.environ, "PYTHONPATH": str(sources.REPO)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "report of 20 submissions" in run.stdout, run.stdout

@@ -110,6 +110,10 @@ query_x = support_x[order] + 0.01 * torch.rand(5, 1, 28, 28, generator=generator
 predicted = nearest_neighbour_predict(support_x, support_y, query_x)
 assert predicted.shape == (5,), f"expected shape (5,), got {tuple(predicted.shape)}"
 assert predicted.dtype == torch.int64, f"labels must be int64, got {predicted.dtype}"
+assert set(predicted.tolist()) <= set(support_y.tolist()), (
+    f"every prediction must be one of the support labels {sorted(set(support_y.tolist()))}; "
+    f"got {predicted.tolist()}"
+)
 assert predicted.tolist() == support_y[order].tolist(), (
     "a query that is almost a copy of a support image must get that image's label"
 )

@@ -711,6 +711,11 @@ memory = torch.tensor([[[2.0, 0.0], [0.0, 3.0], [0.0, 0.0]]])  # one task, 3 slo
 key = torch.tensor([[5.0, 0.0]])  # cosines with the slots: 1, 0, 0
 weights = cosine_read_weights(memory, key, torch.tensor([[1.0]]))
 assert weights.shape == (1, 3), f"expected [B, S] = (1, 3), got {tuple(weights.shape)}"
+assert torch.allclose(cosine_read_weights(memory, 0.2 * key, torch.tensor([[1.0]])), weights,
+                      atol=1e-5), "the weights must not depend on the length of the key"
+longer_row = memory * torch.tensor([[[4.0], [1.0], [1.0]]])  # slot 0 four times as long
+assert torch.allclose(cosine_read_weights(longer_row, key, torch.tensor([[1.0]])), weights,
+                      atol=1e-5), "the weights must not depend on the length of a memory row"
 e = math.e
 expected = torch.tensor([[e, 1.0, 1.0]]) / (e + 2)
 assert torch.allclose(weights, expected, atol=1e-5), (

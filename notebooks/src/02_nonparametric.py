@@ -248,6 +248,8 @@ support = torch.tensor([[0.0, 0.0], [4.0, 2.0], [2.0, 2.0], [6.0, 0.0], [1.0, 1.
 labels = torch.tensor([1, 2, 0, 2, 1, 0])  # not sorted by class
 centres = prototypes(support, labels, 3)
 assert centres.shape == (3, 2), f"expected [n_way, D] = (3, 2), got {tuple(centres.shape)}"
+wide = prototypes(torch.zeros(6, 5), labels, 3)  # 6 embeddings of 5 features
+assert wide.shape == (3, 5), f"expected [n_way, D] = (3, 5), got {tuple(wide.shape)}"
 expected = torch.tensor([[1.0, 3.0], [0.5, 0.5], [5.0, 1.0]])
 assert torch.allclose(centres, expected), (
     f"row n must be the mean of the embeddings labelled n: expected {expected.tolist()}, "
@@ -294,6 +296,10 @@ queries = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
 centres = torch.tensor([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0]])
 logits = protonet_logits(queries, centres)
 assert logits.shape == (2, 3), f"expected [M, N] = (2, 3), got {tuple(logits.shape)}"
+assert logits.argmax(dim=1).tolist() == [0, 2], (
+    f"each query's largest logit must be its nearest prototype's (0 and 2), got "
+    f"{logits.argmax(dim=1).tolist()}"
+)
 expected = torch.tensor([[0.0, -25.0, -1.0], [-2.0, -13.0, -1.0]])
 assert torch.allclose(logits, expected), (
     f"expected minus the squared distances {expected.tolist()}, got {logits.tolist()}"
