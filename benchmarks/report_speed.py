@@ -18,9 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook
+from sqlalchemy.exc import SAWarning
 
 from autograder.course import Course
 from autograder.grading import log_path
@@ -46,6 +48,7 @@ def synthetic_course(template: Course, assignment: str, copies: int, dest: Path)
         elif src.exists():
             (dest / part).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest / part)
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's add_submission
     with Gradebook(gradebook_url(dest)) as gb:
         grades = {s: {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade)
                       for g in gb.find_submission_notebook(assignment, assignment, s).grades}

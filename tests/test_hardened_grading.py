@@ -258,4 +258,6 @@ def test_gradescope_output_carries_the_hint_of_a_planted_bug(hostile, tmp_path):
     assert "Hint:" not in tests[GL]["output"]
     without = build_zip(course, A, tmp_path / "no-hints", hints=False)
     with zipfile.ZipFile(without) as archive:
-        assert not [n for n in archive.namelist() if "misconceptions" in n]
+        assert f"course/misconceptions/{A}.json" not in archive.namelist()
+    with zipfile.ZipFile(build_zip(course, A, tmp_path / "hints")) as archive:
+        assert f"course/misconceptions/{A}.json" in archive.namelist()
