@@ -6,10 +6,11 @@ kit, with nbgrader's extensions: a student opens a release notebook, types an an
 runs it and uses nbgrader's Validate button; an instructor grades a written answer in the
 formgrader, exports the grades and opens the feedback.
 
-The notebook is ``00_episodes``: it has everything these tests look at (a parameters
-cell, a plot, a progress bar, two exercises with visible tests and a written answer), and
-releasing and grading it is the cheapest of the four (``02_nonparametric`` would add a
-second release, about 70 s on 2 cores, to the budget of 4 minutes).
+The notebook is ``00_episodes``, not ``02_nonparametric``: within its first two
+exercises it has everything the student's test looks at (the parameters cell, a plot, a
+progress bar, exercises with visible tests), and it has a written answer for the
+formgrader, so one course serves both tests; in 02 the first plot comes after the
+training of exercise 3, and a second notebook would cost another release and grading.
 
 ``tools/screenshots.py`` runs this module with ``CS182META_SCREENSHOTS=docs/screenshots``:
 the tests then save the pictures the README shows. A failing test leaves a screenshot,
@@ -220,9 +221,8 @@ def lab(course, survivors_check, request, tmp_path):
         # The short profile the grader uses: the cells the tests run take seconds.
         "CS182META_PROFILE": "grading",
     })
-    server.start()
     try:
-        yield server
+        yield server.start()
     finally:
         server.stop()
         survivors_check.update(server.seen)
@@ -246,7 +246,6 @@ def page(browser, request):
         f"{message.location.get('url', '?')} {message.text}"))
     page.on("pageerror", lambda error: record(
         f"page error: {getattr(error, 'message', error)}"))
-    page.console_errors = errors
     try:
         yield page
         assert not errors, "errors in the page's console:\n" + "\n".join(errors)
