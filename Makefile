@@ -6,7 +6,7 @@ PYBIN := $(shell $(PYTHON) -c 'import os, sys; print(os.path.dirname(sys.executa
 export PATH := $(PYBIN):$(PATH)
 export MPLBACKEND ?= Agg
 
-.PHONY: deps test demo notebooks release autograde feedback export report benchmarks mutation lint clean
+.PHONY: deps test demo notebooks release autograde feedback export report lab screenshots benchmarks mutation lint clean
 
 deps:
 	@$(PYTHON) tools/ensure_deps.py
@@ -43,6 +43,19 @@ export: deps
 # The class report: what the class got wrong (build/course/reports/NN_name.html and .csv).
 report: deps
 	$(PYTHON) -m autograder report
+
+# JupyterLab in the course folder (released first if it is not), with nbgrader's
+# extensions: Validate in each notebook's toolbar, the formgrader at /formgrader.
+# Prints the URLs; --allow-root only when run as root. MPLBACKEND (Agg, above) is
+# dropped for the server, so that notebooks plot inline.
+COURSE ?= build/course
+lab: deps
+	@test -d "$(COURSE)/release" || $(PYTHON) -m autograder --course "$(COURSE)" release
+	$(PYTHON) -m autograder.lab --course "$(COURSE)"
+
+# The pictures in docs/screenshots/ (README), from the browser tests' own flows.
+screenshots: deps
+	$(PYTHON) tools/screenshots.py
 
 benchmarks: deps
 	$(PYTHON) benchmarks/episodes.py

@@ -27,3 +27,12 @@ def tiny_images() -> torch.Tensor:
     equals ``c * 8 + e`` so a test can tell which image it got."""
     ids = torch.arange(12 * 8, dtype=torch.uint8).reshape(12, 8, 1, 1, 1)
     return ids.expand(12, 8, 1, 28, 28).contiguous()
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test (``item.rep_call``...), so that a fixture's
+    teardown can tell whether the test failed (the browser tests save a screenshot)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

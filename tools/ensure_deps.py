@@ -4,9 +4,11 @@
 already satisfied and `cs182meta` resolves to *this* checkout, it installs nothing and
 returns in well under a second; otherwise it runs `pip install -e ".[course,dev]"`.
 
-It also installs bubblewrap (`bwrap`, the sandbox the grader runs student code in) with
-`apt-get` where it is missing and this runs as root on Debian or Ubuntu (CI); elsewhere it
-says how to install it. Without it, grading still works, unconfined, with a warning.
+It also installs bubblewrap (`bwrap`, the sandbox the grader runs student code in) and
+Chromium (the browser `tests/test_browser.py` drives with Playwright) with `apt-get` where
+they are missing and this runs as root on Debian or Ubuntu (CI); elsewhere it says how to
+install them. Without bubblewrap, grading still works, unconfined, with a warning; without
+Chromium, the browser tests are skipped. No browser is ever downloaded by Playwright.
 """
 
 from __future__ import annotations
@@ -60,28 +62,56 @@ def package_location() -> Path | None:
     return Path(out).resolve().parent if out else None
 
 
+def apt_install(package: str) -> bool:
+    """``apt-get install -y PACKAGE`` (after ``apt-get update`` if the first try fails);
+    True when it is installed."""
+    apt = shutil.which("apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [apt, "install", "-y", "-q", package]
+    quiet = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    if subprocess.run(install, **quiet).returncode == 0:
+        return True
+    subprocess.run([apt, "update", "-q"], **quiet)
+    return subprocess.run(install, **quiet).returncode == 0
+
+
+def can_apt_install() -> bool:
+    """Root on a system with apt-get (Debian, Ubuntu)."""
+    return shutil.which("apt-get") is not None and os.geteuid() == 0
+
+
 def ensure_bubblewrap() -> None:
     if shutil.which("bwrap") or not sys.platform.startswith("linux"):
         return
-    apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
+    if not can_apt_install():
         print("dependencies: bubblewrap (`bwrap`) is missing, so grading runs student code "
               "unconfined; install it: sudo apt-get install bubblewrap (or your system's "
               "package)")
         return
     print("dependencies: apt-get install -y bubblewrap (the sandbox for student code)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [apt, "install", "-y", "-q", "bubblewrap"]
-    quiet = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    if subprocess.run(install, **quiet).returncode != 0:
-        subprocess.run([apt, "update", "-q"], **quiet)
-        if subprocess.run(install, **quiet).returncode != 0:
-            print("dependencies: could not install bubblewrap; grading runs student code "
-                  "unconfined")
+    if not apt_install("bubblewrap"):
+        print("dependencies: could not install bubblewrap; grading runs student code "
+              "unconfined")
+
+
+def ensure_chromium() -> None:
+    """Debian's ``chromium`` for the browser tests (Playwright drives it; downloading
+    Playwright's own browsers fails on machines without internet access)."""
+    if (os.path.exists("/usr/bin/chromium") or shutil.which("chromium")
+            or not sys.platform.startswith("linux")):
+        return
+    if not can_apt_install():
+        print("dependencies: chromium is missing, so the browser tests are skipped; install "
+              "it: sudo apt-get install chromium (or your system's package)")
+        return
+    print("dependencies: apt-get install -y chromium (for the browser tests)")
+    if not apt_install("chromium"):
+        print("dependencies: could not install chromium; the browser tests are skipped")
 
 
 def main() -> int:
     ensure_bubblewrap()
+    ensure_chromium()
     try:
         missing = unmet(requirements())
     except ImportError:
