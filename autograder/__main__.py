@@ -36,7 +36,7 @@ def cmd_sync(args) -> None:
 
 def cmd_release(args) -> None:
     course = Course(args.course)
-    for path in course.release(_assignments(args.assignments)):
+    for path in course.release(_assignments(args.assignments), jobs=args.jobs):
         print(f"released {path} (leak check and validate --invert passed)")
     for warning in course.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignments", nargs="*")
     p = commands.add_parser("release", help="student versions, leak check, validate --invert")
     p.add_argument("assignments", nargs="*")
+    p.add_argument("-j", "--jobs", type=int, default=1,
+                   help="notebooks checked at once (each run uses cores / jobs threads)")
     p = commands.add_parser("autograde", help="collect and autograde submissions")
     p.add_argument("submissions", help="a folder of student folders, or an LMS zip")
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")

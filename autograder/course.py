@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -35,6 +36,12 @@ from cs182meta.settings import grading_environment
 
 DEFAULT_ROOT = sources.REPO / "build" / "course"
 CONFIG = Path(__file__).with_name("nbgrader_config.py")
+
+
+def _thread_env(threads: int | None) -> dict:
+    """OpenMP threads for a notebook's kernel: unset leaves torch's default (all cores)."""
+    return {} if threads is None else {"OMP_NUM_THREADS": str(threads),
+                                       "MKL_NUM_THREADS": str(threads)}
 
 
 class GradingError(RuntimeError):
@@ -86,26 +93,38 @@ class Course:
                 shutil.copyfile(notebook, target)
 
     # ------------------------------------------------------------------ steps
-    def release(self, assignments: list[str]) -> list[Path]:
+    def release(self, assignments: list[str], jobs: int = 1) -> list[Path]:
         """Generate the student version of each assignment, check it for leaks, and check
-        that every test fails on the blank release (``nbgrader validate --invert``)."""
+        that every test fails on the blank release (``nbgrader validate --invert``). The
+        two runs of each notebook (its source must pass, its release must fail) go
+        ``jobs`` at a time, one thread each when more than one."""
         self.prepare(assignments)
+        sources_ = [self.path("source", name, f"{name}.ipynb") for name in assignments]
+        self._each(self.check_source_passes, sources_, jobs)
         released = []
-        for name in assignments:
-            self.check_source_passes(self.path("source", name, f"{name}.ipynb"))
+        for name, source in zip(assignments, sources_):
             self.nbgrader("generate_assignment", name, "--force", "--create")
             release = self.path("release", name, f"{name}.ipynb")
-            source = self.path("source", name, f"{name}.ipynb")
             leaks = find_leaks(nbformat.read(source, 4), nbformat.read(release, 4))
             if leaks:
                 shutil.rmtree(self.path("release", name))
                 raise GradingError(
                     f"release of {name} leaks (release removed):\n  " + "\n  ".join(leaks)
                 )
-            self.check_blank_fails(release)
-            self.store_misconceptions(name)
             released.append(release)
+        self._each(self.check_blank_fails, released, jobs)
+        for name in assignments:
+            self.store_misconceptions(name)
         return released
+
+    def _each(self, check, notebooks: list[Path], jobs: int) -> None:
+        """``check(notebook, threads)`` on each notebook, ``jobs`` at a time; raise the
+        first failure (in the order given) after all have run."""
+        threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(check, nb, threads) for nb in notebooks]
+        for future in futures:
+            future.result()
 
     def misconceptions_path(self, assignment: str) -> Path:
         return self.path("misconceptions", f"{assignment}.json")
@@ -127,14 +146,15 @@ class Course:
         kit = str(Path(__file__).resolve().parents[1])
         return {"PYTHONPATH": os.pathsep.join(filter(None, [kit, os.environ.get("PYTHONPATH")]))}
 
-    def _validate(self, notebook: Path, problem: str, *flags: str) -> None:
+    def _validate(self, notebook: Path, problem: str, *flags: str, threads: int | None = None
+                  ) -> None:
         """nbgrader's Validator on ``notebook`` (see :func:`autograder.nbgrader_api.validate`)
         with the same environment as the nbgrader commands; raise unless it passes."""
         with tempfile.TemporaryDirectory(prefix="cs182meta-validate-") as tmp:
             out = Path(tmp) / "results.json"
             done = self.nbgrader(
                 "validate", str(notebook), str(out), *flags, module="autograder.nbgrader_api",
-                check=False, env=self._kit_env())
+                check=False, env={**self._kit_env(), **_thread_env(threads)})
             results = json.loads(out.read_text()) if out.exists() else None
         if results == {}:
             return
@@ -144,13 +164,13 @@ class Course:
             f"`nbgrader validate {' '.join(flags)} {notebook.name}`: {problem}:\n{details}"
         )
 
-    def check_source_passes(self, source: Path) -> None:
+    def check_source_passes(self, source: Path, threads: int | None = None) -> None:
         self._validate(source, "the source notebook, with its solutions, fails its own tests "
-                               "(nothing was released)")
+                               "(nothing was released)", threads=threads)
 
-    def check_blank_fails(self, release: Path) -> None:
+    def check_blank_fails(self, release: Path, threads: int | None = None) -> None:
         self._validate(release, "some tests pass on the blank release, so they cannot tell a "
-                                "blank answer from a right one", "--invert")
+                                "blank answer from a right one", "--invert", threads=threads)
 
     def feedback(self, assignment: str, show_hidden: bool = False, hints: bool = True) -> Path:
         """HTML feedback for every graded submission of ``assignment``: nbgrader's

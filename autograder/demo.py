@@ -10,17 +10,19 @@ from autograder import sources
 from autograder.class_results import load
 from autograder.course import Course
 from autograder.grades import cell_scores, format_table
-from autograder.grading import grade_pending
+from autograder.grading import grade_submissions, pending
 from autograder.isolated import Limits
 from autograder.report import write_report
 from autograder.samples import CORRECT_SAMPLES, bug_sample_name, write_samples
 from autograder.submissions import collect
 
+JOBS = 2  # submissions (and release checks) at a time: the 2-core laptop the demo targets
+
 
 def run_demo(out: Path, assignments: list[str], bugs: str = "one") -> None:
     """Release, write sample submissions (perfect, blank and the planted bugs ``bugs``
     selects, :func:`autograder.samples.chosen_bugs`; with ``per-exercise`` or ``all``
-    also noisy), grade them two at a time, then feedback, grades and the class report,
+    also noisy), grade them :data:`JOBS` at a time, then feedback, grades and the class report,
     all under ``out`` (deleted first)."""
     start = time.perf_counter()
     demo = Path(out).resolve()
@@ -28,7 +30,7 @@ def run_demo(out: Path, assignments: list[str], bugs: str = "one") -> None:
         shutil.rmtree(demo)  # the demo's own folder only; never the real course
     course = Course(demo / "course")
     print(f"1/6 release {', '.join(assignments)} (with leak check and validate --invert)")
-    course.release(assignments)
+    course.release(assignments, jobs=JOBS)
     others = ("perfect", "blank") if bugs in ("one", "none") else CORRECT_SAMPLES
     which = {"one": "the first planted bug of each notebook", "none": "no planted bug",
              "per-exercise": "the first planted bug of each exercise",
@@ -36,9 +38,10 @@ def run_demo(out: Path, assignments: list[str], bugs: str = "one") -> None:
     print(f"2/6 sample submissions: {', '.join(others)} and {which}")
     write_samples(course, assignments, demo / "submissions", bugs=bugs, others=others)
     collect(course, demo / "submissions", assignments)
-    print("3/6 autograde (isolated, 2 at a time)")
+    print(f"3/6 autograde (isolated, {JOBS} at a time, all notebooks in one queue)")
+    grade_submissions(course, [(a, s) for a in assignments for s in pending(course, a)],
+                      jobs=JOBS, limits=Limits())
     for assignment in assignments:
-        grade_pending(course, assignment, jobs=2, limits=Limits())
         graded = cell_scores(course, assignment)
         print(f"\n{assignment}\n{format_table(graded)}\n")
         for number, bug in enumerate(sources.planted_bugs(assignment), start=1):

@@ -15,25 +15,38 @@ from autograder.nbgrader_api import gradebook_url
 from autograder.submissions import collect
 
 
-def grade_pending(course: Course, assignment: str, jobs: int, limits: Limits,
-                  force: bool = False, regrade: set[str] = frozenset()) -> None:
-    """Grade every collected submission of ``assignment`` that has no autograded copy
-    yet (all of them with ``force``; ``regrade`` names resubmitted students)."""
+def pending(course: Course, assignment: str, force: bool = False,
+            regrade: set[str] = frozenset()) -> list[str]:
+    """Students whose collected submission of ``assignment`` has no autograded copy yet
+    (all of them with ``force``; ``regrade`` names resubmitted students)."""
     submitted = sorted(p.parent.parent.name for p in
                        course.path("submitted").glob(f"*/{assignment}/{assignment}.ipynb"))
-    pending = [s for s in submitted if force or s in regrade
-               or not course.path("autograded", s, assignment, f"{assignment}.ipynb").exists()]
+    return [s for s in submitted if force or s in regrade
+            or not course.path("autograded", s, assignment, f"{assignment}.ipynb").exists()]
+
+
+def grade_pending(course: Course, assignment: str, jobs: int, limits: Limits,
+                  force: bool = False, regrade: set[str] = frozenset()) -> None:
+    """Grade every pending submission of ``assignment`` (:func:`pending`)."""
+    grade_submissions(course, [(assignment, s) for s in pending(course, assignment, force,
+                                                                  regrade)], jobs, limits)
+
+
+def grade_submissions(course: Course, work: list[tuple[str, str]], jobs: int,
+                      limits: Limits) -> None:
+    """Grade ``(assignment, student)`` pairs ``jobs`` at a time, log and print each."""
     grader = IsolatedGrader(course, limits, cache=warm_cache(course))
     start = time.perf_counter()
-    for outcome in grader.grade_all(assignment, pending, jobs=jobs):
+    for outcome in grader.grade_many(work, jobs=jobs):
         write_log(course, outcome)
         note = f"  ({outcome.message})" if outcome.message else ""
-        print(f"  graded {outcome.student}: {outcome.score:g}/{outcome.max_score:g} in "
-              f"{outcome.seconds:.0f} s, peak {outcome.peak_mb:.0f} MB{note}")
-    if pending:
+        print(f"  graded {outcome.student}/{outcome.assignment}: {outcome.score:g}/"
+              f"{outcome.max_score:g} in {outcome.seconds:.0f} s, peak {outcome.peak_mb:.0f} MB"
+              f"{note}")
+    if work:
         minutes = (time.perf_counter() - start) / 60
-        print(f"  {len(pending)} submissions in {minutes * 60:.0f} s with {jobs} job(s): "
-              f"{len(pending) / minutes:.1f} per minute")
+        print(f"  {len(work)} submissions in {minutes * 60:.0f} s with {jobs} job(s): "
+              f"{len(work) / minutes:.1f} per minute")
 
 
 def log_path(course: Course, assignment: str, student: str) -> Path:

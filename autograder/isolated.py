@@ -564,9 +564,14 @@ class IsolatedGrader:
                        time.perf_counter() - start, peak, message)
 
     def grade_all(self, assignment: str, students: list[str], jobs: int = 1) -> list[Outcome]:
+        return self.grade_many([(assignment, student) for student in students], jobs)
+
+    def grade_many(self, work: list[tuple[str, str]], jobs: int = 1) -> list[Outcome]:
+        """Grade ``(assignment, student)`` pairs, ``jobs`` at a time (of any assignments,
+        so that no core waits for the next notebook)."""
         self.threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            return list(pool.map(lambda s: self.grade(assignment, s), students))
+            return list(pool.map(lambda item: self.grade(*item), work))
 
 
 def _unique_ids(nb) -> None:

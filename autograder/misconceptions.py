@@ -39,7 +39,7 @@ def record(assignments: list[str], jobs: int = 2) -> list[Path]:
     written = []
     with tempfile.TemporaryDirectory(prefix="cs182meta-misconceptions-") as tmp:
         course = Course(Path(tmp) / "course")
-        course.release(assignments)
+        course.release(assignments, jobs=jobs)
         write_samples(course, assignments, Path(tmp) / "submissions", others=())
         collect(course, Path(tmp) / "submissions", assignments)
         for assignment in assignments:

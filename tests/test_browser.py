@@ -160,8 +160,8 @@ def course(tmp_path_factory):
     # runs of the whole notebook (the source passes its tests, the blank release fails
     # them): tests/test_grading_pipeline.py checks those for every notebook, and here they
     # would take a minute or more of the browser tests' budget of 4.
-    course.check_source_passes = lambda source: None
-    course.check_blank_fails = lambda release: None
+    course.check_source_passes = lambda *args: None
+    course.check_blank_fails = lambda *args: None
     course.release([ASSIGNMENT])
     # The dataset, made once: the course's copy (grading gives each sandbox one) and this
     # session's cache, where the notebook's kernel and Validate look (the same file).
