@@ -6,6 +6,7 @@ The grading pipeline test checks the same on every planted bug of every notebook
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -20,6 +21,15 @@ def test_numbers_shapes_and_value_lists_do_not_split_failures():
     assert normalise("AssertionError", "expected [[1.0, 3.0], [0.5, 0.5]], got [[-2.5e-3, 1]]") \
         == normalise("AssertionError", "expected [[2.0]], got [[7, 8], [9, 1e4]]")
     assert normalise("AssertionError", "loss  0.25\n  too high") == "AssertionError: loss # too high"
+
+
+def test_a_hostile_message_is_normalised_at_once():
+    """A student's code chooses the message of what it raises: no pattern may backtrack
+    on it (``"(" + "..." * 30`` once took exponential time), and it is cut short."""
+    start = time.perf_counter()
+    for message in ["(" + "..." * 5000 + "x", "[" + "1, " * 50000, "(" + ". " * 10**5 + "#"]:
+        assert len(normalise("AssertionError", message)) <= len("AssertionError: ") + 240
+    assert time.perf_counter() - start < 1.0
 
 
 def test_words_and_identifiers_still_split_failures():
