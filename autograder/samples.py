@@ -41,15 +41,20 @@ def bug_sample_name(number: int) -> str:
     return f"bug-{number}"
 
 
+def _first_of_each_exercise(bugs: list[PlantedBug]) -> list[int]:
+    """The number (from 1) of each exercise's first planted bug, in notebook order."""
+    first: dict[str, int] = {}
+    for number, bug in enumerate(bugs, start=1):
+        first.setdefault(bug.cell, number)
+    return list(first.values())
+
+
 def first_bug_per_exercise(bugs: list[PlantedBug]) -> set[str]:
     """Sample names of the first planted bug of each exercise."""
-    first: dict[str, str] = {}
-    for number, bug in enumerate(bugs, start=1):
-        first.setdefault(bug.cell, bug_sample_name(number))
-    return set(first.values())
+    return {bug_sample_name(n) for n in _first_of_each_exercise(bugs)}
 
 
-def _answer(source_cell_text: str, noise: str = "") -> str:
+def answer(source_cell_text: str, noise: str = "") -> str:
     """The source cell as a student would submit it: markers gone, answer kept."""
 
     def fill(match: re.Match) -> str:
@@ -84,17 +89,14 @@ def filled(release_nb, source_nb, bug: PlantedBug | None = None, noise: str = ""
         for planted in (bug, also):
             if planted is not None and planted.cell == grade_id(cell):
                 text = _plant(text, planted)
-        cell.source = _answer(text, noise if cell.cell_type == "code" else "")
+        cell.source = answer(text, noise if cell.cell_type == "code" else "")
     return nb
 
 
 def two_bugs(bugs: list[PlantedBug]) -> tuple[int, int] | None:
     """The numbers of the first bug of the first and of the last exercise, or ``None``
     if every bug is in one exercise: the ``two-bugs`` sample plants both."""
-    first = {}
-    for number, bug in enumerate(bugs, start=1):
-        first.setdefault(bug.cell, number)
-    numbers = list(first.values())
+    numbers = _first_of_each_exercise(bugs)
     return (numbers[0], numbers[-1]) if len(numbers) > 1 else None
 
 

@@ -44,13 +44,12 @@ if sync_playwright is None or CHROMIUM is None:
 import nbformat  # noqa: E402
 import psutil  # noqa: E402
 
-from autograder import sources  # noqa: E402
 from autograder.course import Course  # noqa: E402
 from autograder.grading import grade_pending  # noqa: E402
 from autograder.isolated import Limits, warm_cache  # noqa: E402
 from autograder.lab import LabServer, kill_recorded  # noqa: E402
 from autograder.nbgrader_api import grade_id  # noqa: E402
-from autograder.samples import _SOLUTION, bug_sample_name, filled  # noqa: E402
+from autograder.samples import answer, bug_sample_name, write_samples  # noqa: E402
 from autograder.submissions import collect  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -178,14 +177,8 @@ class Grading(threading.Thread):
 
     def __init__(self, course: Course):
         super().__init__(daemon=True)
-        source = nbformat.read(course.path("source", ASSIGNMENT, f"{ASSIGNMENT}.ipynb"), 4)
-        release = nbformat.read(course.path("release", ASSIGNMENT, f"{ASSIGNMENT}.ipynb"), 4)
-        bug = sources.planted_bugs(ASSIGNMENT)[0]
         self.folder = course.root.parent / "submissions"
-        for student, nb in {"perfect": filled(release, source),
-                            bug_sample_name(1): filled(release, source, bug=bug)}.items():
-            (self.folder / student).mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, self.folder / student / f"{ASSIGNMENT}.ipynb")
+        write_samples(course, [ASSIGNMENT], self.folder, bugs="one", others=("perfect",))
         self.course, self.error = course, None
         self.start()
 
@@ -338,8 +331,7 @@ def close_dialog(page) -> None:
 
 def solution_body(source_nb, cell_id: str) -> str:
     """The source notebook's answer for a solution cell, as a student would type it."""
-    text = next(c.source for c in source_nb.cells if grade_id(c) == cell_id)
-    return _SOLUTION.sub(lambda m: m.group(2), text + "\n").rstrip("\n")
+    return answer(next(c.source for c in source_nb.cells if grade_id(c) == cell_id))
 
 
 # ------------------------------------------------------------------------------ tests

@@ -19,6 +19,7 @@ from autograder.samples import (
     filled,
     first_bug_per_exercise,
     sample_submissions,
+    two_bugs,
     write_samples,
 )
 from autograder.submissions import collect
@@ -185,3 +186,11 @@ def test_write_samples_one_bug_per_exercise(tmp_path):
     assert only == sorted({bug_sample_name(n) for n in range(1, len(bugs) + 1)} | {"two-bugs"})
     with pytest.raises(ValueError, match="bug selection"):
         write_samples(course, [name], tmp_path / "x", bugs="some")
+
+
+def test_two_bugs_takes_the_first_bug_of_the_first_and_last_exercise():
+    bugs = [PlantedBug("a", "x", "y", ("a_tests",)), PlantedBug("a", "z", "w", ("a_tests",)),
+            PlantedBug("b", "x", "y", ("b_tests",)), PlantedBug("c", "x", "y", ("c_tests",)),
+            PlantedBug("c", "z", "w", ("c_tests",))]
+    assert two_bugs(bugs) == (1, 4)
+    assert two_bugs(bugs[:2]) is None  # one exercise: no pair
