@@ -810,7 +810,8 @@ def meta_train_images(model, meta_step, steps, seed, optimizer=None):
     """Run `meta_step(params, tasks, step) -> loss or None` on `steps` meta-batches.
 
     With an `optimizer` the returned loss is backpropagated and the optimizer steps, its
-    learning rate falling along a cosine to 0 over the run; without one, `meta_step` changes the parameters itself (Reptile).
+    learning rate falling along a cosine to 0 over the run; without one, `meta_step`
+    changes the parameters itself (Reptile).
     Returns the seconds per meta-step (after the first, which includes warm-up).
     """
     sampler = EpisodeSampler(background, N_WAY, K_SHOT, TRAIN_QUERY, num_episodes=steps * META_BATCH, seed=seed)
