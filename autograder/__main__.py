@@ -64,7 +64,7 @@ def cmd_export(args) -> None:
 def cmd_gradescope(args) -> None:
     course = Course(args.course)
     for assignment in _assignments(args.assignments):
-        if not course.path("release", assignment).exists():
+        if not course.is_released(assignment):
             course.release([assignment])
         print(f"wrote {build_zip(course, assignment, Path(args.out), hints=not args.no_hints)}")
 
@@ -89,7 +89,7 @@ def cmd_misconceptions(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from autograder.class_results import ReportInputError, graded_assignments, load
+    from autograder.class_results import ReportInputError, load
     from autograder.report import write_report
 
     course = Course(args.course)
@@ -99,12 +99,12 @@ def cmd_report(args) -> None:
         raise ReportInputError(f"unknown assignment(s) {unknown}; known: {known}")
     if not course.root.is_dir():
         raise ReportInputError(f"no course folder {course.root}: pass --course PATH")
-    names = args.assignments or graded_assignments(course)
+    names = args.assignments or course.graded_assignments()
     if not names:
         raise ReportInputError(f"{course.root} has no autograded submissions: run "
                                "`python -m autograder autograde SUBMISSIONS` first")
     classes = [load(course, name) for name in names]  # every check before any file
-    out = Path(args.out) if args.out else course.path("reports")
+    out = Path(args.out) if args.out else course.step_folder("reports")
     for results in classes:
         page, table = write_report(results, out)
         print(f"{results.assignment}: {len(results.submissions)} submissions -> {page} and "

@@ -1,9 +1,10 @@
 """One assignment's graded class, read back from the course folder — no re-execution.
 
-Scores come from the gradebook (one query), failures from the autograded notebooks
-(:func:`autograder.diagnosis.failures`), seconds, peak memory and the grader's message
-from ``grading_log/`` (:func:`autograder.grading.log_path`), and the misconceptions from
-the catalogue stored at release (``misconceptions/<assignment>.json``).
+Scores come from the gradebook by the course's one score rule (:meth:`Course.scores`),
+failures from the autograded notebooks (:func:`autograder.diagnosis.failures`), seconds,
+peak memory and the grader's message from ``grading_log/``
+(:meth:`Course.grading_log`), and the misconceptions from the catalogue stored at
+release (:attr:`autograder.course.Assignment.catalogue`).
 """
 
 from __future__ import annotations
@@ -11,33 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from nbgrader.api import (
-    Assignment,
-    Gradebook,
-    GradeCell,
-    Notebook,
-    SubmittedAssignment,
-    SubmittedNotebook,
-)
-from nbgrader.api import Grade as GradeRow
-
-from autograder.course import Course
+from autograder.course import Course, GradedCell, total
 from autograder.diagnosis import Catalogue, Misconception, failures
-from autograder.grading import log_path
-from autograder.nbgrader_api import gradebook_url
 
 
 class ReportInputError(ValueError):
     """The course folder cannot give this report; the message says why and what to do."""
-
-
-@dataclass
-class Cell:
-    """A graded cell of the notebook: an autograded test or a written answer."""
-
-    name: str
-    kind: str  # "code" (autograded test) or "markdown" (written answer, graded by hand)
-    max_score: float
 
 
 @dataclass
@@ -54,13 +34,13 @@ class Submission:
 
     @property
     def total(self) -> float:
-        return sum(s or 0.0 for s in self.scores.values())
+        return total(self.scores)
 
 
 @dataclass
 class ClassResults:
     assignment: str
-    cells: list[Cell]
+    cells: list[GradedCell]
     submissions: list[Submission]
     catalogue: Catalogue | None  # None: no current misconception catalogue
 
@@ -68,54 +48,11 @@ class ClassResults:
     def max_score(self) -> float:
         return sum(c.max_score for c in self.cells)
 
-    def tests(self) -> list[Cell]:
+    def tests(self) -> list[GradedCell]:
         return [c for c in self.cells if c.kind == "code"]
 
-    def written(self) -> list[Cell]:
+    def written(self) -> list[GradedCell]:
         return [c for c in self.cells if c.kind != "code"]
-
-
-def graded_assignments(course: Course) -> list[str]:
-    """Assignments with at least one autograded submission in ``course``."""
-    return sorted({p.name for p in course.path("autograded").glob("*/*")
-                   if (p / f"{p.name}.ipynb").exists()})
-
-
-def _gradebook_rows(course: Course, assignment: str) -> tuple[list[Cell], dict]:
-    """The notebook's graded cells and ``{student: {cell: score or None}}``."""
-    with Gradebook(gradebook_url(course.root)) as gb:
-        source_cells = (gb.db.query(GradeCell.name, GradeCell.cell_type, GradeCell.max_score)
-                        .join(Notebook, Notebook.id == GradeCell.notebook_id)
-                        .join(Assignment, Assignment.id == Notebook.assignment_id)
-                        .filter(Assignment.name == assignment, Notebook.name == assignment)
-                        .all())
-        rows = (gb.db.query(SubmittedAssignment.student_id, GradeCell.name, GradeRow.auto_score,
-                            GradeRow.manual_score, GradeRow.extra_credit,
-                            GradeRow.needs_manual_grade)
-                .join(SubmittedNotebook, SubmittedNotebook.id == GradeRow.notebook_id)
-                .join(SubmittedAssignment,
-                      SubmittedAssignment.id == SubmittedNotebook.assignment_id)
-                .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
-                .join(GradeCell, GradeCell.id == GradeRow.cell_id)
-                .filter(Assignment.name == assignment)
-                .all())
-    cells = [Cell(name, kind, float(maximum or 0.0)) for name, kind, maximum in source_cells]
-    scores: dict[str, dict[str, float | None]] = {}
-    for student, cell, auto, manual, extra, needs_manual in rows:
-        score = manual if manual is not None else auto
-        if score is not None:
-            score += extra or 0.0
-        elif not needs_manual:
-            score = 0.0
-        scores.setdefault(student, {})[cell] = score
-    return cells, scores
-
-
-def _source_grade_ids(course: Course, assignment: str) -> set[str]:
-    source = course.path("source", assignment, f"{assignment}.ipynb")
-    cells = json.loads(source.read_text())["cells"]
-    return {c["metadata"]["nbgrader"]["grade_id"] for c in cells
-            if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
 
 
 def _errors(nb: dict) -> dict[str, str]:
@@ -133,38 +70,35 @@ def load(course: Course, assignment: str) -> ClassResults:
     """Everything the report shows of ``assignment``; raise :class:`ReportInputError` if
     the course has no such assignment, no graded submission of it, or a gradebook that
     does not belong to it."""
-    if not course.path("source", assignment, f"{assignment}.ipynb").exists():
+    if not course.notebook("source", assignment).exists():
         raise ReportInputError(f"{course.root} has no assignment {assignment!r} (no "
                                f"source/{assignment}/{assignment}.ipynb)")
-    students = sorted(p.parent.parent.name for p in course.path("autograded").glob(
-        f"*/{assignment}/{assignment}.ipynb"))
+    students = course.students("autograded", assignment)
     if not students:
         raise ReportInputError(f"{course.root} has no autograded submission of {assignment}: "
                                "run `python -m autograder autograde SUBMISSIONS` first")
-    if not (course.root / "gradebook.db").exists():
+    if not course.gradebook_file.exists():
         raise ReportInputError(f"{course.root} has no gradebook.db: grade the submissions "
                                "with `python -m autograder autograde` first")
-    cells, scores = _gradebook_rows(course, assignment)
-    expected = _source_grade_ids(course, assignment)
+    cells, scores = course.scores(assignment)
+    expected = {c.name for c in course.assignment(assignment).cells}
     if {c.name for c in cells} != expected:
         raise ReportInputError(
             f"the gradebook's {assignment} has graded cells {sorted(c.name for c in cells)}, "
             f"but this course's source has {sorted(expected)}: the gradebook belongs to "
             "another course or another version of the notebook")
-    catalogue_file = course.misconceptions_path(assignment)
-    catalogue = Catalogue.load(catalogue_file) if catalogue_file.exists() else None
+    catalogue = course.assignment(assignment).catalogue
     submissions = []
     for student in students:
         if student not in scores:
             raise ReportInputError(f"autograded/{student}/{assignment} has no grades in the "
                                    "gradebook: the gradebook belongs to another course")
-        nb = json.loads(course.path("autograded", student, assignment,
-                                    f"{assignment}.ipynb").read_text())
+        nb = json.loads(course.notebook("autograded", assignment, student).read_text())
         sub = Submission(student, scores[student], failures(nb), _errors(nb))
         if catalogue is not None:
             sub.misconceptions = catalogue.diagnose(sub.failures)
             sub.unrecognised = catalogue.unrecognised(sub.failures)
-        log = log_path(course, assignment, student)
+        log = course.grading_log(assignment, student)
         if log.exists():
             record = json.loads(log.read_text())
             sub.seconds, sub.peak_mb = record.get("seconds"), record.get("peak_mb")

@@ -1,21 +1,30 @@
-"""A course folder for nbgrader, built from this repository's source notebooks.
+"""The nbgrader course folder: the one module that knows its layout and its gradebook.
 
-Layout under ``root`` (default ``build/course``; git ignores ``build/``)::
+Layout under ``root`` (default ``build/course``; git ignores ``build/``), nbgrader's
+``{nbgrader_step}/{student_id}/{assignment_id}`` (``CourseDirectory``) plus the kit's own
+folders::
 
     nbgrader_config.py                      copied from autograder/nbgrader_config.py
     source/<assignment>/<assignment>.ipynb  staged from notebooks/<assignment>.ipynb
     release/<assignment>/...                the student version
     submitted/<student>/<assignment>/...    collected submissions (+ timestamp.txt)
     autograded/  feedback/  gradebook.db    nbgrader's outputs
-    archive/                                submissions replaced by newer ones
+    archive/<student>/<assignment>/<stamp>  submissions replaced by newer ones
     grading_log/<assignment>/<student>.json seconds, peak memory, the grader's message
     misconceptions/<assignment>.json        the planted bugs' failure signatures
                                             (autograder.diagnosis), written at release
     reports/                                the class report (autograder.report)
+    cache/                                  the dataset every submission is graded on
+
+Every other module asks a :class:`Course` for a path (:meth:`Course.notebook`,
+:meth:`Course.folder`, ...), for an :class:`Assignment` (its notebooks and cells, read
+once), for the gradebook (:meth:`Course.gradebook`) and for scores
+(:meth:`Course.scores`, the one score rule).
 """
 
 from __future__ import annotations
 
+import csv
 import filecmp
 import json
 import os
@@ -23,19 +32,52 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Assignment as AssignmentRow
+from nbgrader.api import Grade as GradeRow
+from nbgrader.api import (
+    Gradebook,
+    GradeCell,
+    MissingEntry,
+    Notebook,
+    SubmittedAssignment,
+    SubmittedNotebook,
+)
+from nbgrader.coursedir import CourseDirectory
+from sqlalchemy.exc import SAWarning
+from traitlets.config import Config
 
 from autograder import sources
-from autograder.diagnosis import StaleSignatures, catalogue
+from autograder.authoring import PlantedBug
+from autograder.diagnosis import Catalogue, StaleSignatures, catalogue
 from autograder.leaks import find_feedback_leaks, find_leaks, readable_text
-from autograder.nbgrader_api import describe_validation
+from autograder.nbgrader_api import (
+    CONFIG_FILE,
+    course_config,
+    describe_validation,
+    grade_id,
+    gradebook_url,
+    is_test_cell,
+)
 from cs182meta.settings import grading_environment
 
 DEFAULT_ROOT = sources.REPO / "build" / "course"
 CONFIG = Path(__file__).with_name("nbgrader_config.py")
+PARTIAL_CREDIT = "partial_credit"  # source test cell metadata["cs182meta"][...] opts in
+NBGRADER_STEPS = ("source", "release", "submitted", "autograded", "feedback")
+# The columns of nbgrader's own CSV export, kept so that existing spreadsheets still fit.
+CSV_COLUMNS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
+               "email", "raw_score", "late_submission_penalty", "score", "max_score")
+# A spreadsheet reads a text cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _thread_env(threads: int | None) -> dict:
@@ -48,10 +90,94 @@ class GradingError(RuntimeError):
     """A pipeline step failed; the message says which and why."""
 
 
+@dataclass(frozen=True)
+class GradedCell:
+    """A graded cell of an assignment: an autograded test or a written answer."""
+
+    name: str
+    kind: str  # "code" (autograded test) or "markdown" (written answer, graded by hand)
+    max_score: float
+
+
+class Assignment:
+    """One assignment of a course as staged: its source and release notebooks, planted
+    bugs, misconception catalogue and graded cells, each read once (ask the course again,
+    :meth:`Course.assignment`, after it stages a new version)."""
+
+    def __init__(self, course: Course, name: str):
+        self.course = course
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Assignment({self.name!r}, course={str(self.course.root)!r})"
+
+    @cached_property
+    def source(self):
+        """The staged source notebook (solutions and hidden tests)."""
+        return nbformat.read(self.course.notebook("source", self.name), 4)
+
+    @cached_property
+    def release(self):
+        """The student version, as released."""
+        return nbformat.read(self.course.notebook("release", self.name), 4)
+
+    @cached_property
+    def planted_bugs(self) -> list[PlantedBug]:
+        return sources.planted_bugs(self.name)
+
+    @cached_property
+    def catalogue(self) -> Catalogue | None:
+        """The misconception catalogue stored at release (None: none is current)."""
+        path = self.course.misconceptions_path(self.name)
+        return Catalogue.load(path) if path.exists() else None
+
+    @cached_property
+    def cells(self) -> list[GradedCell]:
+        """The graded cells of the source, in the notebook's order."""
+        return [GradedCell(grade_id(c), "code" if c.cell_type == "code" else "markdown",
+                           float(c.metadata["nbgrader"].get("points", 0)))
+                for c in self.source.cells
+                if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+
+    @property
+    def tests(self) -> list[GradedCell]:
+        return [c for c in self.cells if c.kind == "code"]
+
+    @property
+    def written(self) -> list[GradedCell]:
+        return [c for c in self.cells if c.kind != "code"]
+
+    @property
+    def points(self) -> float:
+        return sum(c.max_score for c in self.cells)
+
+    @cached_property
+    def partial_credit(self) -> dict[str, float]:
+        """Test cells whose source opts in to partial credit: grade id → points."""
+        return {grade_id(c): float(c.metadata["nbgrader"].get("points", 0))
+                for c in self.source.cells
+                if is_test_cell(c) and c.metadata.get("cs182meta", {}).get(PARTIAL_CREDIT)}
+
+
+def total(row: dict[str, float | None]) -> float:
+    """A student's total over ``row`` (cell → score; a pending written answer counts 0)."""
+    return sum(score or 0.0 for score in row.values())
+
+
+def spreadsheet_text(value: str) -> str:
+    """``value`` as a spreadsheet shows it as text, never as a formula: a leading
+    ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a ``'`` in front."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 class Course:
+    """An nbgrader course folder: every path in it, its assignments, its gradebook and
+    the pipeline's steps (stage, release + checks, feedback + leak check, export)."""
+
     def __init__(self, root: Path | str = DEFAULT_ROOT):
         self.root = Path(root).resolve()
         self.warnings: list[str] = []  # what a step could not do, for the command to print
+        self._assignments: dict[str, Assignment] = {}
 
     # ------------------------------------------------------------------ nbgrader
     def nbgrader(self, *args: str, check: bool = True, env: dict | None = None,
@@ -76,21 +202,172 @@ class Course:
         return done
 
     # ------------------------------------------------------------------ folders
-    def path(self, step: str, *parts: str) -> Path:
-        return self.root.joinpath(step, *parts)
+    @property
+    def config_file(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    def config(self) -> Config:
+        """The course's nbgrader configuration (its ``nbgrader_config.py``)."""
+        return course_config(self.root)
+
+    @cached_property
+    def _directory(self) -> CourseDirectory:
+        """nbgrader's own path logic, with the course's config (its folder names)."""
+        return CourseDirectory(config=self.config(), root=str(self.root))
+
+    @property
+    def gradebook_file(self) -> Path:
+        return Path(gradebook_url(self.root).removeprefix("sqlite:///"))
+
+    def step_folder(self, step: str) -> Path:
+        """The folder of one nbgrader step (``source``, ``release``, ``submitted``,
+        ``autograded``, ``feedback``) or of one of the kit's (``archive``,
+        ``grading_log``, ``misconceptions``, ``reports``, ``cache``)."""
+        if step in NBGRADER_STEPS:
+            return self.root / getattr(self._directory, f"{step}_directory")
+        return self.root / step
+
+    def folder(self, step: str, assignment: str, student: str | None = None) -> Path:
+        """An assignment's folder in ``step``: a student's for ``submitted``,
+        ``autograded`` and ``feedback``; ``student=None`` for ``source`` and ``release``."""
+        step_dir = getattr(self._directory, f"{step}_directory")
+        path = self._directory.format_path(step_dir, student or ".", assignment)
+        return Path(os.path.normpath(path))
+
+    def notebook(self, step: str, assignment: str, student: str | None = None) -> Path:
+        """The assignment's notebook in ``step`` (see :meth:`folder`)."""
+        return self.folder(step, assignment, student) / f"{assignment}.ipynb"
+
+    def students(self, step: str, assignment: str) -> list[str]:
+        """The students with a notebook of ``assignment`` in ``step`` (``submitted`` or
+        ``autograded``), sorted."""
+        folder = self.step_folder(step)
+        if not folder.is_dir():
+            return []
+        return sorted(d.name for d in folder.iterdir()
+                      if self.notebook(step, assignment, d.name).is_file())
+
+    def graded_assignments(self) -> list[str]:
+        """Assignments with at least one autograded submission."""
+        folder = self.step_folder("autograded")
+        found = {p.name for p in folder.glob("*/*")} if folder.is_dir() else set()
+        return sorted(a for a in found if self.students("autograded", a))
+
+    def is_released(self, assignment: str) -> bool:
+        return self.folder("release", assignment).exists()
+
+    def timestamp(self, assignment: str, student: str) -> str | None:
+        """When the submission was collected (``submitted/…/timestamp.txt``), or None."""
+        stamp = self.folder("submitted", assignment, student) / "timestamp.txt"
+        return (stamp.read_text().strip() or None) if stamp.exists() else None
+
+    def archive_folder(self, assignment: str, student: str, stamp: str) -> Path:
+        """Where a replaced submission collected at ``stamp`` is kept."""
+        return self.step_folder("archive") / student / assignment / stamp
+
+    def grading_log(self, assignment: str, student: str) -> Path:
+        """Where the grading of one submission is logged: seconds, peak memory and the
+        grader's message (a limit hit, an unreadable file), for the class report."""
+        return self.step_folder("grading_log") / assignment / f"{student}.json"
+
+    def misconceptions_path(self, assignment: str) -> Path:
+        return self.step_folder("misconceptions") / f"{assignment}.json"
+
+    def assignment(self, name: str) -> Assignment:
+        """The :class:`Assignment` ``name``, read once (until it is staged again)."""
+        if name not in self._assignments:
+            self._assignments[name] = Assignment(self, name)
+        return self._assignments[name]
 
     def prepare(self, assignments: list[str]) -> None:
         """Create the folder, its config, and stage the source notebooks."""
         self.root.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(CONFIG, self.root / "nbgrader_config.py")
+        shutil.copyfile(CONFIG, self.config_file)
+        self.__dict__.pop("_directory", None)  # the config may have changed
         for name in assignments:
             notebook = sources.NOTEBOOKS / f"{name}.ipynb"
             if not notebook.exists():
                 raise GradingError(f"{notebook} is missing; run `python -m autograder build`")
-            target = self.path("source", name, f"{name}.ipynb")
+            target = self.notebook("source", name)
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists() or not filecmp.cmp(notebook, target, shallow=False):
                 shutil.copyfile(notebook, target)
+                self._assignments.pop(name, None)
+
+    # ------------------------------------------------------------------ gradebook
+    @contextmanager
+    def gradebook(self) -> Iterator[Gradebook]:
+        """nbgrader's gradebook of this course, open (nbgrader's own ORM warnings off)."""
+        with warnings.catch_warnings(), Gradebook(gradebook_url(self.root)) as gb:
+            warnings.simplefilter("ignore", SAWarning)
+            yield gb
+
+    def nbgrader_resources(self, assignment: str, student: str) -> dict:
+        """What nbgrader's autograde preprocessors need to know of one submission."""
+        return {"nbgrader": {"db_url": gradebook_url(self.root), "assignment": assignment,
+                             "notebook": assignment, "student": student}}
+
+    def register_submission(self, assignment: str, student: str) -> set[str]:
+        """The student and the submission (with its collection time) in the gradebook;
+        return the assignment's cell ids."""
+        timestamp = self.timestamp(assignment, student)
+        with self.gradebook() as gb:
+            gb.update_or_create_student(student)
+            gb.update_or_create_submission(assignment, student,
+                                           **({"timestamp": timestamp} if timestamp else {}))
+            return {c.name for c in gb.find_notebook(assignment, assignment).source_cells}
+
+    def name_students(self, names: dict[str, str]) -> None:
+        """Students collected by LMS id keep the LMS's name (``{id: name}``) in the
+        gradebook (``last_name``, which :meth:`export` writes), so that two students who
+        share a name stay two rows."""
+        if names:
+            with self.gradebook() as gb:
+                for student, name in names.items():
+                    gb.update_or_create_student(student, last_name=name, lms_user_id=student)
+
+    def save_autograded(self, assignment: str, student: str, nb) -> Path:
+        """Write the autograded notebook (scores already saved by nbgrader's
+        ``SaveAutoGrades``) beside a copy of the submission's timestamp."""
+        out = self.folder("autograded", assignment, student)
+        out.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out / f"{assignment}.ipynb")
+        stamp = self.folder("submitted", assignment, student) / "timestamp.txt"
+        if stamp.exists():
+            shutil.copyfile(stamp, out / "timestamp.txt")
+        return out / f"{assignment}.ipynb"
+
+    def scores(self, assignment: str, student: str | None = None
+               ) -> tuple[list[GradedCell], dict[str, dict]]:
+        """The one score rule, for the grades CSV, the score table, the class report and
+        Gradescope: the gradebook's graded cells of ``assignment`` and
+        ``{student: {cell: score}}`` for every graded submission. A score is nbgrader's
+        ``Grade.score`` (a manual score over the automatic one, plus extra credit), and
+        ``None`` for a written answer that still waits for a grader. ``student``: only
+        that student's row."""
+        with self.gradebook() as gb:
+            cells = (gb.db.query(GradeCell.name, GradeCell.cell_type, GradeCell.max_score)
+                     .join(Notebook, Notebook.id == GradeCell.notebook_id)
+                     .join(AssignmentRow, AssignmentRow.id == Notebook.assignment_id)
+                     .filter(AssignmentRow.name == assignment, Notebook.name == assignment)
+                     .all())
+            rows = (gb.db.query(SubmittedAssignment.student_id, GradeCell.name, GradeRow.score,
+                                GradeRow.auto_score, GradeRow.manual_score,
+                                GradeRow.needs_manual_grade)
+                    .join(SubmittedNotebook, SubmittedNotebook.id == GradeRow.notebook_id)
+                    .join(SubmittedAssignment,
+                          SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+                    .join(AssignmentRow, AssignmentRow.id == SubmittedAssignment.assignment_id)
+                    .join(GradeCell, GradeCell.id == GradeRow.cell_id)
+                    .filter(AssignmentRow.name == assignment,
+                            *([SubmittedAssignment.student_id == student] if student else []))
+                    .all())
+        graded = [GradedCell(name, kind, float(maximum or 0.0)) for name, kind, maximum in cells]
+        table: dict[str, dict[str, float | None]] = {}
+        for student, cell, score, auto, manual, needs_manual in rows:
+            pending = needs_manual and auto is None and manual is None
+            table.setdefault(student, {})[cell] = None if pending else float(score)
+        return graded, table
 
     # ------------------------------------------------------------------ steps
     def release(self, assignments: list[str], jobs: int = 1) -> list[Path]:
@@ -99,15 +376,16 @@ class Course:
         two runs of each notebook (its source must pass, its release must fail) go
         ``jobs`` at a time, one thread each when more than one."""
         self.prepare(assignments)
-        sources_ = [self.path("source", name, f"{name}.ipynb") for name in assignments]
+        sources_ = [self.notebook("source", name) for name in assignments]
         self._each(self.check_source_passes, sources_, jobs)
         released = []
         for name, source in zip(assignments, sources_):
             self.nbgrader("generate_assignment", name, "--force", "--create")
-            release = self.path("release", name, f"{name}.ipynb")
+            self._assignments.pop(name, None)
+            release = self.notebook("release", name)
             leaks = find_leaks(nbformat.read(source, 4), nbformat.read(release, 4))
             if leaks:
-                shutil.rmtree(self.path("release", name))
+                shutil.rmtree(self.folder("release", name))
                 raise GradingError(
                     f"release of {name} leaks (release removed):\n  " + "\n  ".join(leaks)
                 )
@@ -126,9 +404,6 @@ class Course:
         for future in futures:
             future.result()
 
-    def misconceptions_path(self, assignment: str) -> Path:
-        return self.path("misconceptions", f"{assignment}.json")
-
     def store_misconceptions(self, assignment: str) -> None:
         """Copy the assignment's misconception catalogue into the course (outside the
         release). A stale one is removed instead, with a warning in ``self.warnings``:
@@ -138,6 +413,7 @@ class Course:
             catalogue(assignment).save(target)
         except StaleSignatures as stale:
             target.unlink(missing_ok=True)
+            self.assignment(assignment).__dict__.pop("catalogue", None)
             self.warnings.append(f"{assignment}: no misconception hints or diagnosis: {stale}")
 
     @staticmethod
@@ -183,16 +459,17 @@ class Course:
         self.nbgrader(assignment, *flags, module="autograder.feedback", env=self._kit_env())
         if not show_hidden:
             self.check_feedback(assignment)
-        return self.path("feedback")
+        return self.step_folder("feedback")
 
     def check_feedback(self, assignment: str) -> None:
         """The leak check on every file of ``assignment``'s feedback
         (:func:`autograder.leaks.find_feedback_leaks`): remove each file that leaks, then
         raise GradingError naming them and what leaked."""
-        source = nbformat.read(self.path("source", assignment, f"{assignment}.ipynb"), 4)
+        source = self.assignment(assignment).source
         problems = []
-        for folder in sorted(self.path("feedback").glob(f"*/{assignment}")):
-            graded = self.path("autograded", folder.parent.name, assignment, f"{assignment}.ipynb")
+        for student in self.students("autograded", assignment):
+            folder = self.folder("feedback", assignment, student)
+            graded = self.notebook("autograded", assignment, student)
             student_nb = nbformat.read(graded, 4) if graded.exists() else None
             for file in sorted(p for p in folder.rglob("*") if p.is_file()):
                 leaks = find_feedback_leaks(source, readable_text(file), student_nb)
@@ -205,7 +482,32 @@ class Course:
                                "were removed):\n  " + "\n  ".join(problems))
 
     def export(self, csv_path: Path | str) -> Path:
+        """The grades CSV: one row per student and assignment (a missing submission is
+        a row of zeros), nbgrader's columns, scores by :meth:`scores`' rule. Every field
+        is quoted and a text field never reads as a spreadsheet formula
+        (:func:`spreadsheet_text`)."""
         csv_path = Path(csv_path).resolve()
         csv_path.parent.mkdir(parents=True, exist_ok=True)
-        self.nbgrader("export", "--to", str(csv_path))
+        rows = []
+        with self.gradebook() as gb:
+            assignments = [(a.name, a.duedate) for a in gb.assignments]
+            students = [(s.id, s.last_name, s.first_name, s.email) for s in gb.students]
+            for name, duedate in assignments:
+                cells, table = self.scores(name)
+                maximum = sum(c.max_score for c in cells)
+                for student, last, first, email in students:
+                    try:
+                        submission = gb.find_submission(name, student)
+                        stamp, penalty = submission.timestamp, submission.late_submission_penalty
+                    except MissingEntry:
+                        stamp, penalty = None, 0.0
+                    raw = total(table.get(student, {}))
+                    text = [name, duedate, stamp, student, last, first, email]
+                    rows.append([spreadsheet_text("" if v is None else str(v)) for v in text]
+                                + [raw, penalty or 0.0, max(0.0, raw - (penalty or 0.0)),
+                                   maximum])
+        with open(csv_path, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, quoting=csv.QUOTE_ALL)
+            writer.writerow(CSV_COLUMNS)
+            writer.writerows(rows)
         return csv_path

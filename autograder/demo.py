@@ -6,7 +6,6 @@ import shutil
 import time
 from pathlib import Path
 
-from autograder import sources
 from autograder.class_results import load
 from autograder.course import Course
 from autograder.grades import cell_scores, format_table
@@ -44,18 +43,18 @@ def run_demo(out: Path, assignments: list[str], bugs: str = "one") -> None:
     for assignment in assignments:
         graded = cell_scores(course, assignment)
         print(f"\n{assignment}\n{format_table(graded)}\n")
-        for number, bug in enumerate(sources.planted_bugs(assignment), start=1):
+        for number, bug in enumerate(course.assignment(assignment).planted_bugs, start=1):
             name = bug_sample_name(number)
             if name in graded:
                 print(f"  {name}: {bug.cell}: {bug.why}")
     print("\n4/6 feedback (without hidden tests, with leak check)")
     for assignment in assignments:
         course.feedback(assignment)  # raises GradingError if a file gives a hidden test away
-    print(f"    {course.path('feedback')}/<student>/<assignment>/*.html")
+    print(f"    {course.step_folder('feedback')}/<student>/<assignment>/*.html")
     print("5/6 export")
     print(f"    {course.export(demo / 'grades.csv')}")
     print("6/6 class report (what the class got wrong, and the likely misconceptions)")
     for assignment in assignments:
-        page, _ = write_report(load(course, assignment), course.path("reports"))
+        page, _ = write_report(load(course, assignment), course.step_folder("reports"))
         print(f"    {page}")
     print(f"demo finished in {time.perf_counter() - start:.0f} s")

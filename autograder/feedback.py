@@ -43,6 +43,7 @@ from nbconvert.filters import strip_ansi
 from nbgrader.preprocessors import ClearHiddenTests
 from traitlets import Bool
 
+from autograder.course import Course
 from autograder.diagnosis import Catalogue, failures
 from autograder.nbgrader_api import grade_id, is_test_cell
 
@@ -203,7 +204,7 @@ class HideHiddenTests(ClearHiddenTests):
     def preprocess(self, nb, resources):
         view = student_view(nb, self.begin_test_delimeter, self.end_test_delimeter)
         assignment = resources.get("nbgrader", {}).get("assignment")
-        path = Path("misconceptions", f"{assignment}.json")
+        path = Course(Path.cwd()).misconceptions_path(assignment)
         if self.hints and assignment and path.exists():
             add_hints(view, nb, Catalogue.load(path))
         return view, resources

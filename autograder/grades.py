@@ -1,28 +1,17 @@
-"""Per-cell scores from the gradebook, and the score table the demo prints."""
+"""Per-cell scores of the autograded tests, and the score table the demo prints."""
 
 from __future__ import annotations
 
-from nbgrader.api import Gradebook, MissingEntry
-
 from autograder.course import Course
-from autograder.nbgrader_api import gradebook_url
 
 
 def cell_scores(course: Course, assignment: str) -> dict[str, dict[str, tuple[float, float]]]:
-    """``{student: {grade_id: (score, max_score)}}`` for autograded test cells."""
-    table = {}
-    with Gradebook(gradebook_url(course.root)) as gradebook:
-        for student in gradebook.students:
-            try:
-                notebook = gradebook.find_submission_notebook(assignment, assignment, student.id)
-            except MissingEntry:
-                continue
-            table[student.id] = {
-                g.name: (g.score, g.max_score)
-                for g in notebook.grades
-                if g.cell.cell_type == "code"
-            }
-    return table
+    """``{student: {grade_id: (score, max_score)}}`` for autograded test cells, by the
+    course's one score rule (:meth:`Course.scores`)."""
+    cells, table = course.scores(assignment)
+    tests = [c for c in cells if c.kind == "code"]
+    return {student: {c.name: (row.get(c.name) or 0.0, c.max_score) for c in tests}
+            for student, row in table.items()}
 
 
 def format_table(scores: dict[str, dict[str, tuple[float, float]]]) -> str:

@@ -19,16 +19,15 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 import nbformat
-from nbgrader.api import Gradebook
 from nbgrader.utils import is_grade
 
 from autograder import sources
 from autograder.course import Course
-from autograder.diagnosis import Catalogue, failures
+from autograder.diagnosis import failures
 from autograder.feedback import student_view
 from autograder.isolated import GRADESCOPE_LIMITS, IsolatedGrader, Limits
 from autograder.leaks import find_feedback_leaks
-from autograder.nbgrader_api import grade_id, gradebook_url
+from autograder.nbgrader_api import grade_id
 from autograder.sandbox import MAX_NOTEBOOK_BYTES
 from autograder.submissions import collect, is_junk
 
@@ -82,21 +81,12 @@ def build_zip(course: Course, assignment: str, out_dir: Path, hints: bool = True
             )
             for file in files:
                 archive.write(file, f"kit/{file.relative_to(sources.REPO)}")
-        for part in ("nbgrader_config.py", "gradebook.db",
-                     f"release/{assignment}/{assignment}.ipynb",
-                     f"source/{assignment}/{assignment}.ipynb"):
-            archive.write(course.root / part, f"course/{part}")
         catalogue = course.misconceptions_path(assignment)
-        if hints and catalogue.exists():
-            archive.write(catalogue, f"course/{catalogue.relative_to(course.root)}")
+        for path in (course.config_file, course.gradebook_file,
+                     course.notebook("release", assignment), course.notebook("source", assignment),
+                     *([catalogue] if hints and catalogue.exists() else [])):
+            archive.write(path, f"course/{path.relative_to(course.root).as_posix()}")
     return target
-
-
-def _tests_from_gradebook(course: Course, assignment: str) -> list[dict]:
-    with Gradebook(gradebook_url(course.root)) as gb:
-        notebook = gb.find_notebook(assignment, assignment)
-        return [{"name": cell.name, "max_score": cell.max_score}
-                for cell in notebook.grade_cells if cell.cell_type == "code"]
 
 
 def _has_hidden_tests(source_nb) -> set[str]:
@@ -120,37 +110,36 @@ def _cell_output(cell, source_nb=None, student_nb=None) -> str:
 def _hints(course: Course, assignment: str, graded_nb) -> dict[str, list[str]]:
     """``{test cell: hints}`` for failures that look like a planted bug's
     (:mod:`autograder.diagnosis`); none without the misconception catalogue."""
-    path = course.misconceptions_path(assignment)
-    if graded_nb is None or not path.exists():
+    catalogue = course.assignment(assignment).catalogue
+    if graded_nb is None or catalogue is None:
         return {}
-    return Catalogue.load(path).hints(failures(graded_nb))
+    return catalogue.hints(failures(graded_nb))
 
 
-def results_for(course: Course, assignment: str, hidden: set[str], message: str) -> dict:
-    """results.json content from the autograded notebook (or zeros if there is none):
-    what the feedback shows, so no hidden test (see :mod:`autograder.feedback`)."""
-    autograded = course.path("autograded", STUDENT, assignment, f"{assignment}.ipynb")
-    source = course.path("source", assignment, f"{assignment}.ipynb")
-    source_nb = nbformat.read(source, 4) if source.exists() else None
+def results_for(course: Course, assignment: str, hidden: set[str], message: str,
+                student: str = STUDENT) -> dict:
+    """results.json content from ``student``'s autograded notebook (or zeros if there is
+    none): what the feedback shows, so no hidden test (see :mod:`autograder.feedback`);
+    scores by the course's one score rule (:meth:`Course.scores`)."""
+    autograded = course.notebook("autograded", assignment, student)
+    source = course.notebook("source", assignment)
+    source_nb = course.assignment(assignment).source if source.exists() else None
     cells, graded_nb = {}, None
     if autograded.exists():
         graded_nb = nbformat.read(autograded, 4)
         cells = {grade_id(c): c for c in student_view(graded_nb).cells if grade_id(c)}
-    scores = {}
-    if autograded.exists():
-        with Gradebook(gradebook_url(course.root)) as gb:
-            sub = gb.find_submission_notebook(assignment, assignment, STUDENT)
-            scores = {g.name: g.score for g in sub.grades}
+    graded_cells, table = course.scores(assignment, student)
+    scores = table.get(student, {}) if autograded.exists() else {}
     hints = _hints(course, assignment, graded_nb)
     tests = []
-    for test in _tests_from_gradebook(course, assignment):
-        name = test["name"]
+    for test in (c for c in graded_cells if c.kind == "code"):
+        name = test.name
         output = (_cell_output(cells[name], source_nb, graded_nb) if name in cells
                   else message or "not graded")
         tests.append({
             "name": name,
             "score": float(scores.get(name) or 0.0),
-            "max_score": float(test["max_score"]),
+            "max_score": test.max_score,
             "output": "\n".join([output, *(f"Hint: {h}" for h in hints.get(name, []))]),
             "visibility": "after_published" if name in hidden else "visible",
         })
@@ -218,8 +207,7 @@ def run(root: Path, assignment: str, limits: Limits = GRADESCOPE_LIMITS) -> dict
     with tempfile.TemporaryDirectory(prefix="cs182meta-gs-") as tmp:
         course = Course(Path(tmp) / "course")
         shutil.copytree(packaged, course.root)
-        hidden = _has_hidden_tests(
-            nbformat.read(course.path("source", assignment, f"{assignment}.ipynb"), 4))
+        hidden = _has_hidden_tests(course.assignment(assignment).source)
         message = ""
         try:
             submission, message = _pick_submission(root / "submission", assignment)

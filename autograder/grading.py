@@ -6,12 +6,9 @@ import json
 import time
 from pathlib import Path
 
-from nbgrader.api import Gradebook
-
 from autograder.course import Course
 from autograder.grades import cell_scores, format_table
 from autograder.isolated import IsolatedGrader, Limits, Outcome, warm_cache
-from autograder.nbgrader_api import gradebook_url
 from autograder.submissions import collect
 
 
@@ -19,10 +16,9 @@ def pending(course: Course, assignment: str, force: bool = False,
             regrade: set[str] = frozenset()) -> list[str]:
     """Students whose collected submission of ``assignment`` has no autograded copy yet
     (all of them with ``force``; ``regrade`` names resubmitted students)."""
-    submitted = sorted(p.parent.parent.name for p in
-                       course.path("submitted").glob(f"*/{assignment}/{assignment}.ipynb"))
-    return [s for s in submitted if force or s in regrade
-            or not course.path("autograded", s, assignment, f"{assignment}.ipynb").exists()]
+    graded = set(course.students("autograded", assignment))
+    return [s for s in course.students("submitted", assignment)
+            if force or s in regrade or s not in graded]
 
 
 def grade_pending(course: Course, assignment: str, jobs: int, limits: Limits,
@@ -49,28 +45,13 @@ def grade_submissions(course: Course, work: list[tuple[str, str]], jobs: int,
               f"{len(work) / minutes:.1f} per minute")
 
 
-def log_path(course: Course, assignment: str, student: str) -> Path:
-    """Where the grading of one submission is logged: seconds, peak memory and the
-    grader's message (a limit hit, an unreadable file), for the class report."""
-    return course.path("grading_log", assignment, f"{student}.json")
-
-
 def write_log(course: Course, outcome: Outcome) -> None:
-    path = log_path(course, outcome.assignment, outcome.student)
+    """Log the grading of one submission (:meth:`Course.grading_log`)."""
+    path = course.grading_log(outcome.assignment, outcome.student)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"seconds": round(outcome.seconds, 2),
                                 "peak_mb": round(outcome.peak_mb, 1),
                                 "message": outcome.message}) + "\n")
-
-
-def _record_names(course: Course, collected: list) -> None:
-    """Students collected by LMS id keep the LMS's name in the gradebook (``last_name``,
-    which ``export`` writes), so that two students who share a name stay two rows."""
-    named = {c.student: c.name for c in collected if c.name}
-    if named:
-        with Gradebook(gradebook_url(course.root)) as gb:
-            for student, name in named.items():
-                gb.update_or_create_student(student, last_name=name, lms_user_id=student)
 
 
 def autograde(course: Course, submissions: Path | str, assignments: list[str], jobs: int,
@@ -85,9 +66,10 @@ def autograde(course: Course, submissions: Path | str, assignments: list[str], j
         name = f" ({item.name})" if item.name else ""
         print(f"{item.student + name:20s} {item.assignment:16s} {item.status}")
     for assignment in assignments:
-        if not course.path("release", assignment).exists():
+        if not course.is_released(assignment):
             course.release([assignment])
-        _record_names(course, [c for c in collected if c.assignment == assignment])
+        course.name_students({c.student: c.name for c in collected
+                              if c.assignment == assignment and c.name})
         replaced = {c.student for c in collected
                     if c.assignment == assignment and c.status == "replaced"}
         grade_pending(course, assignment, jobs, limits, force, replaced)

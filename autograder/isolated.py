@@ -51,19 +51,16 @@ import psutil
 from nbconvert.preprocessors import ExecutePreprocessor
 from nbformat.v4 import new_markdown_cell
 from nbformat.v4.nbbase import validate as validate_node
-from nbgrader.api import Gradebook
 from nbgrader.preprocessors import OverwriteCells
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
 from autograder import confinement
 from autograder.confinement import MemoryCgroup
-from autograder.course import Course
+from autograder.course import Course, total
 from autograder.nbgrader_api import (
     autograde_preprocessors,
-    course_config,
     grade_id,
-    gradebook_url,
     is_test_cell,
     run_preprocessors,
 )
@@ -72,7 +69,6 @@ from cs182meta.settings import grading_environment
 
 MAX_RESULTS_BYTES = 64 * 2**20  # everything one sandbox hands back
 MAX_ATTACHMENT = 2 * 2**20  # characters of one markdown attachment (base64)
-PARTIAL_CREDIT = "partial_credit"  # source test cell metadata["cs182meta"][...] opts in
 
 
 @dataclass(frozen=True)
@@ -100,12 +96,6 @@ class Outcome:
     message: str = ""
 
 
-def _resources(course: Course, assignment: str, student: str) -> dict:
-    return {"nbgrader": {"db_url": gradebook_url(course.root),
-                         "assignment": assignment, "notebook": assignment,
-                         "student": student}}
-
-
 def sanitize_steps(config: Config) -> list:
     """nbgrader's sanitize preprocessors, configured."""
     sanitize, _ = autograde_preprocessors(config)
@@ -126,7 +116,7 @@ def score_steps(config: Config) -> list:
 def _unreadable(course: Course, assignment: str, reason: str):
     """The release notebook with every test failing and the reason on top: what a
     student gets back for a file that is not a readable notebook."""
-    nb = nbformat.read(course.path("release", assignment, f"{assignment}.ipynb"), 4)
+    nb = copy.deepcopy(course.assignment(assignment).release)
     nb.cells.insert(0, new_markdown_cell(f"**Your submission could not be graded:** {reason}"))
     for cell in nb.cells:
         if is_test_cell(cell):
@@ -137,7 +127,7 @@ def _unreadable(course: Course, assignment: str, reason: str):
 def warm_cache(course: Course) -> Path:
     """The course's own dataset cache, generated once; each sandbox gets a copy, so no
     submission can change the data another one is graded on."""
-    cache = course.root / "cache"
+    cache = course.step_folder("cache")
     if not any(cache.glob("*.npz")):
         env = grading_environment(os.environ, cache=cache)  # the dataset grading runs on
         subprocess.run([sys.executable, "-c", "from cs182meta.data import load; load(split='all')"],
@@ -285,22 +275,21 @@ class IsolatedGrader:
     def __init__(self, course: Course, limits: Limits = Limits(), cache: Path | None = None,
                  sandbox: str = "auto", cgroups: bool = True):
         self.course = course
-        self.config = course_config(course.root)
+        self.config = course.config()
         self.limits = limits
         self.cache = cache  # warm dataset cache, copied into each sandbox
         self._db = threading.Lock()  # gradebook and course folder: one writer
         self.threads = os.cpu_count() or 1  # torch threads per sandbox
         self.bwrap = confinement.confinement(course.root, sandbox)
         self.cgroups = cgroups
-        self._partial: dict[str, dict[str, float]] = {}
 
     # ------------------------------------------------------------------ parent side
     def sanitize(self, assignment: str, student: str):
-        submitted = self.course.path("submitted", student, assignment, f"{assignment}.ipynb")
-        resources = _resources(self.course, assignment, student)
+        submitted = self.course.notebook("submitted", assignment, student)
+        resources = self.course.nbgrader_resources(assignment, student)
         with self._db, warnings.catch_warnings():
             warnings.simplefilter("ignore", SAWarning)  # nbgrader's own ORM use
-            known = self._register(assignment, student)
+            known = self.course.register_submission(assignment, student)
             size = submitted.stat().st_size
             if size > MAX_NOTEBOOK_BYTES:
                 return None, (f"{submitted.name} is {size / 2**20:.0f} MB, over the "
@@ -316,40 +305,15 @@ class IsolatedGrader:
                 nb.cells.insert(0, new_markdown_cell("**Grader:** " + "; ".join(notes)))
             return nb, ""
 
-    def _register(self, assignment: str, student: str) -> set[str]:
-        """The student and the submission in the gradebook; the assignment's cell ids."""
-        with warnings.catch_warnings(), Gradebook(gradebook_url(self.course.root)) as gb:
-            warnings.simplefilter("ignore", SAWarning)  # nbgrader's own ORM use
-            gb.update_or_create_student(student)
-            stamp = self.course.path("submitted", student, assignment, "timestamp.txt")
-            timestamp = stamp.read_text().strip() if stamp.exists() else None
-            gb.update_or_create_submission(assignment, student,
-                                           **({"timestamp": timestamp} if timestamp else {}))
-            return {c.name for c in gb.find_notebook(assignment, assignment).source_cells}
-
-    def partial_credit(self, assignment: str) -> dict[str, float]:
-        """Test cells whose source opts in to partial credit: grade id → points."""
-        if assignment not in self._partial:
-            source = nbformat.read(self.course.path("source", assignment, f"{assignment}.ipynb"), 4)
-            self._partial[assignment] = {
-                grade_id(c): float(c.metadata["nbgrader"].get("points", 0))
-                for c in source.cells
-                if is_test_cell(c) and c.metadata.get("cs182meta", {}).get(PARTIAL_CREDIT)}
-        return self._partial[assignment]
-
     def score(self, assignment: str, student: str, nb) -> tuple[float, float]:
-        resources = _resources(self.course, assignment, student)
+        """nbgrader's scoring steps on the executed ``nb`` (``SaveAutoGrades`` writes the
+        gradebook), the autograded notebook saved; return (score, max score)."""
         with self._db:
+            resources = self.course.nbgrader_resources(assignment, student)
             nb = run_preprocessors(score_steps(self.config), nb, resources)
-            out = self.course.path("autograded", student, assignment)
-            out.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, out / f"{assignment}.ipynb")
-            stamp = self.course.path("submitted", student, assignment, "timestamp.txt")
-            if stamp.exists():
-                shutil.copyfile(stamp, out / "timestamp.txt")
-            with Gradebook(resources["nbgrader"]["db_url"]) as gb:
-                notebook = gb.find_submission_notebook(assignment, assignment, student)
-                return notebook.score, notebook.max_score
+            self.course.save_autograded(assignment, student, nb)
+            cells, table = self.course.scores(assignment, student)
+        return total(table.get(student, {})), sum(c.max_score for c in cells)
 
     # ------------------------------------------------------------------ child side
     def execute(self, nb) -> tuple[object, float, str]:
@@ -541,7 +505,7 @@ class IsolatedGrader:
                        f"{str(err)[:300]}); please tell the course staff")
             try:
                 with self._db:
-                    self._register(assignment, student)
+                    self.course.register_submission(assignment, student)
                 score, max_score = self.score(assignment, student,
                                               _unreadable(self.course, assignment, message))
             except Exception:  # noqa: BLE001
@@ -558,7 +522,7 @@ class IsolatedGrader:
             nb, peak, message = self.execute(nb)
             if message:
                 nb.cells.insert(0, new_markdown_cell(f"**Grader:** {message}"))
-            pass_or_fail(nb, self.partial_credit(assignment))
+            pass_or_fail(nb, self.course.assignment(assignment).partial_credit)
         score, max_score = self.score(assignment, student, nb)
         return Outcome(student, assignment, score, max_score,
                        time.perf_counter() - start, peak, message)

@@ -12,7 +12,6 @@ import json
 import tempfile
 from pathlib import Path
 
-from autograder import sources
 from autograder.course import Course, GradingError
 from autograder.diagnosis import failures, write_signatures
 from autograder.grading import grade_pending
@@ -25,9 +24,8 @@ def recorded_signatures(course: Course, assignment: str) -> dict[int, dict[str, 
     """``{bug number: failures}`` read from the autograded ``bug-<n>`` samples of
     ``course``; raise GradingError if one was not graded."""
     signatures = {}
-    for number in range(1, len(sources.planted_bugs(assignment)) + 1):
-        path = course.path("autograded", bug_sample_name(number), assignment,
-                           f"{assignment}.ipynb")
+    for number in range(1, len(course.assignment(assignment).planted_bugs) + 1):
+        path = course.notebook("autograded", assignment, bug_sample_name(number))
         if not path.exists():
             raise GradingError(f"{path} is missing: grade the planted-bug samples first")
         signatures[number] = failures(json.loads(path.read_text()))

@@ -15,7 +15,6 @@ from pathlib import Path
 import nbformat
 from nbgrader.utils import is_solution
 
-from autograder import sources
 from autograder.authoring import PlantedBug
 from autograder.course import Course
 from autograder.nbgrader_api import grade_id
@@ -141,9 +140,8 @@ def write_samples(course: Course, assignments: list[str], out: Path, bugs: str =
     (:func:`chosen_bugs`), and with ``pair`` the ``two-bugs`` sample."""
     students = []
     for assignment in assignments:
-        source_nb = nbformat.read(course.path("source", assignment, f"{assignment}.ipynb"), 4)
-        release_nb = nbformat.read(course.path("release", assignment, f"{assignment}.ipynb"), 4)
-        planted = sources.planted_bugs(assignment)
+        staged = course.assignment(assignment)
+        source_nb, release_nb, planted = staged.source, staged.release, staged.planted_bugs
         kept = chosen_bugs(planted, bugs) | set(others) | ({TWO_BUGS} if pair else set())
         for student, nb in sample_submissions(release_nb, source_nb, planted, pair).items():
             if student not in kept:

@@ -145,7 +145,7 @@ def collect(course: Course, source: Path | str, assignments: list[str],
 
 def _store(course: Course, student: str, assignment: str, name: str, data: bytes, now: str,
            replace: bool) -> Collected:
-    folder = course.path("submitted", student, assignment)
+    folder = course.folder("submitted", assignment, student)
     target = folder / f"{assignment}.ipynb"
     if target.exists() and target.read_bytes() == data:
         return Collected(student, assignment, "unchanged", name)
@@ -154,7 +154,7 @@ def _store(course: Course, student: str, assignment: str, name: str, data: bytes
         if not replace:
             return Collected(student, assignment, "kept (differs; use --replace)", name)
         stamp = (folder / "timestamp.txt").read_text().strip().replace(" ", "_").replace(":", "")
-        archive = course.path("archive", student, assignment, stamp or "undated")
+        archive = course.archive_folder(assignment, student, stamp or "undated")
         archive.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(folder), archive)
         status = "replaced"

@@ -37,8 +37,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         course = Course(Path(tmp) / "course")
         course.release([A])
-        release = nbformat.read(course.path("release", A, f"{A}.ipynb"), 4)
-        source = nbformat.read(course.path("source", A, f"{A}.ipynb"), 4)
+        release = nbformat.read(course.notebook("release", A), 4)
+        source = nbformat.read(course.notebook("source", A), 4)
         perfect = filled(release, source)
         cache = warm_cache(course)
         print(f"machine: {describe('cpu')}")
@@ -47,7 +47,7 @@ def main() -> None:
         print("| --- | --- | --- | --- |")
         for jobs in args.jobs:
             for step in ("submitted", "autograded", "archive"):
-                shutil.rmtree(course.path(step), ignore_errors=True)
+                shutil.rmtree(course.step_folder(step), ignore_errors=True)
             inbox = Path(tmp) / f"inbox-{jobs}"
             for i in range(args.submissions):
                 (inbox / f"s{i:03d}").mkdir(parents=True)

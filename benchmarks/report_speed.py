@@ -18,15 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
-from nbgrader.api import Gradebook
-from sqlalchemy.exc import SAWarning
-
 from autograder.course import Course
-from autograder.grading import log_path
-from autograder.nbgrader_api import gradebook_url
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,8 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 def synthetic_course(template: Course, assignment: str, copies: int, dest: Path) -> Course:
     """``copies`` submissions of ``assignment`` in a new course at ``dest``, each a copy
     of one of ``template``'s graded submissions (its notebook, grades and log)."""
-    originals = sorted(p.parent.parent.name for p in template.path("autograded").glob(
-        f"*/{assignment}/{assignment}.ipynb"))
+    originals = template.students("autograded", assignment)
     if not originals:
         raise SystemExit(f"{template.root} has no autograded {assignment}: grade it first")
     course = Course(dest)
@@ -48,8 +41,7 @@ def synthetic_course(template: Course, assignment: str, copies: int, dest: Path)
         elif src.exists():
             (dest / part).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest / part)
-    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's add_submission
-    with Gradebook(gradebook_url(dest)) as gb:
+    with course.gradebook() as gb:
         grades = {s: {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade)
                       for g in gb.find_submission_notebook(assignment, assignment, s).grades}
                   for s in originals}
@@ -63,14 +55,13 @@ def synthetic_course(template: Course, assignment: str, copies: int, dest: Path)
             for grade in gb.find_submission_notebook(assignment, assignment, student).grades:
                 grade.auto_score, grade.manual_score, grade.needs_manual_grade = \
                     grades[original][grade.name]
-            folder = course.path("autograded", student, assignment)
-            folder.mkdir(parents=True)
-            shutil.copyfile(template.path("autograded", original, assignment,
-                                          f"{assignment}.ipynb"), folder / f"{assignment}.ipynb")
-            log = log_path(template, assignment, original)
+            target = course.notebook("autograded", assignment, student)
+            target.parent.mkdir(parents=True)
+            shutil.copyfile(template.notebook("autograded", assignment, original), target)
+            log = template.grading_log(assignment, original)
             if log.exists():
-                log_path(course, assignment, student).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(log, log_path(course, assignment, student))
+                course.grading_log(assignment, student).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(log, course.grading_log(assignment, student))
         gb.db.commit()
     return course
 
@@ -99,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"synthetic course of {args.copies} submissions of {args.assignment} built in "
               f"{time.perf_counter() - start:.1f} s")
         times = [time_report(course, args.assignment) for _ in range(args.repeats)]
-        size = sum(p.stat().st_size for p in course.path("autograded").rglob("*.ipynb"))
+        size = sum(p.stat().st_size for p in course.step_folder("autograded").rglob("*.ipynb"))
         print(f"report of {args.copies} submissions ({size / 2**20:.0f} MB of notebooks): "
               + ", ".join(f"{t:.2f} s" for t in times) + f" (best {min(times):.2f} s)")
     return 0

@@ -338,7 +338,7 @@ def solution_body(source_nb, cell_id: str) -> str:
 @pytest.fixture
 def release_notebook(course):
     """The release notebook, put back as released after the test (Validate saves it)."""
-    path = course.path("release", ASSIGNMENT, f"{ASSIGNMENT}.ipynb")
+    path = course.notebook("release", ASSIGNMENT)
     pristine = path.read_bytes()
     yield path
     path.write_bytes(pristine)
@@ -347,7 +347,7 @@ def release_notebook(course):
 
 def test_student_solves_an_exercise_and_validates(lab, page, course, release_notebook):
     nb = nbformat.read(release_notebook, 4)
-    source = nbformat.read(course.path("source", ASSIGNMENT, f"{ASSIGNMENT}.ipynb"), 4)
+    source = nbformat.read(course.notebook("source", ASSIGNMENT), 4)
     page.goto(lab.url(f"lab/tree/release/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"))
     cells = notebook_cells(page)
     expect(cells).to_have_count(len(nb.cells), timeout=60_000)
@@ -485,7 +485,7 @@ def test_instructor_grades_a_written_answer(lab, page, graded, tmp_path):
     assert after == before + 2, (before, after)
 
     course.feedback(ASSIGNMENT)
-    html = course.path("feedback", "perfect", ASSIGNMENT, f"{ASSIGNMENT}.html")
+    html = course.folder("feedback", ASSIGNMENT, "perfect") / f"{ASSIGNMENT}.html"
     page.goto(html.as_uri())
     expect(page.locator("body")).to_contain_text("Clear and complete: shifts and stroke widths.")
     expect(page.locator("body")).to_contain_text("nearest_neighbour_predict")

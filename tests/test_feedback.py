@@ -103,7 +103,7 @@ def tiny(tmp_path_factory):
         course.release([NAME])
     finally:
         mp.undo()
-    release = nbformat.read(course.path("release", NAME, f"{NAME}.ipynb"), 4)
+    release = nbformat.read(course.notebook("release", NAME), 4)
     for student, (square_body, cube_body) in SUBMISSIONS.items():
         (root / "inbox" / student).mkdir(parents=True)
         nbformat.write(_submission(release, square_body, cube_body),
@@ -116,7 +116,7 @@ def tiny(tmp_path_factory):
 
 
 def _feedback(course, student) -> str:
-    return readable_text(course.path("feedback", student, NAME, f"{NAME}.html"))
+    return readable_text(course.folder("feedback", NAME, student) / f"{NAME}.html")
 
 
 def test_the_tiny_course_grades_as_expected(tiny):
@@ -128,7 +128,7 @@ def test_the_tiny_course_grades_as_expected(tiny):
 def test_feedback_shows_no_hidden_test(tiny, student):
     course, _ = tiny
     text = _feedback(course, student)
-    source = nbformat.read(course.path("source", NAME, f"{NAME}.ipynb"), 4)
+    source = nbformat.read(course.notebook("source", NAME), 4)
     assert find_feedback_leaks(source, text) == []
     for code in HIDDEN_CODE:
         assert code not in text, f"{student}'s feedback shows {code!r}"
@@ -159,7 +159,7 @@ def test_a_failing_visible_test_shows_its_line(tiny):
 
 def test_a_warning_from_a_hidden_line_does_not_print_the_line(tiny):
     course, _ = tiny
-    graded = course.path("autograded", "right", NAME, f"{NAME}.ipynb").read_text()
+    graded = course.notebook("autograded", NAME, "right").read_text()
     assert 'warnings.warn(\\"a warning raised in the hidden tests\\")' in graded  # raw: it does
     text = _feedback(course, "right")
     assert "UserWarning: a warning raised in the hidden tests" in text and WITHHELD in text
@@ -167,7 +167,7 @@ def test_a_warning_from_a_hidden_line_does_not_print_the_line(tiny):
 
 def test_gradescope_results_show_type_and_message_only(tiny):
     course, _ = tiny
-    source = nbformat.read(course.path("source", NAME, f"{NAME}.ipynb"), 4)
+    source = nbformat.read(course.notebook("source", NAME), 4)
     results = results_for(course, NAME, _has_hidden_tests(source), "")
     outputs = {t["name"]: t["output"] for t in results["tests"]}
     assert outputs == {
@@ -179,7 +179,7 @@ def test_gradescope_results_show_type_and_message_only(tiny):
 
 def test_the_leak_check_removes_a_leaking_file_and_says_what_leaked(tiny):
     course, _ = tiny
-    planted = course.path("feedback", "right", NAME, "notes.txt")
+    planted = course.folder("feedback", NAME, "right") / "notes.txt"
     planted.write_text("def _reference_square(value):\n    secret_product = value * value\n")
     with pytest.raises(GradingError) as failed:
         course.check_feedback(NAME)

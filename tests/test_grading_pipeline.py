@@ -51,8 +51,8 @@ def graded(tmp_path_factory):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_is_free_of_solutions_hidden_tests_and_outputs(graded, assignment):
     course, _ = graded
-    source = nbformat.read(course.path("source", assignment, f"{assignment}.ipynb"), 4)
-    release = nbformat.read(course.path("release", assignment, f"{assignment}.ipynb"), 4)
+    source = nbformat.read(course.notebook("source", assignment), 4)
+    release = nbformat.read(course.notebook("release", assignment), 4)
     assert find_leaks(source, release) == []
 
 
@@ -91,7 +91,7 @@ def feedback(graded):
     course, _ = graded
     for assignment in ASSIGNMENTS:
         course.feedback(assignment)  # with its leak check, which raises if anything leaks
-    return course.path("feedback")
+    return course.step_folder("feedback")
 
 
 def test_feedback_and_grades_csv(graded, feedback, tmp_path):
@@ -110,7 +110,7 @@ def test_feedback_gives_no_hidden_test_away_but_every_message(graded, feedback, 
     """Every sample's feedback (perfect, blank, noisy, each planted bug): no hidden-test
     line, marker or reference function; each failing test's ``ExceptionType: message``."""
     course, scores = graded
-    source = nbformat.read(course.path("source", assignment, f"{assignment}.ipynb"), 4)
+    source = nbformat.read(course.notebook("source", assignment), 4)
     # Lines of the hidden tests that are not also lines of the model solution (which the
     # samples hand in as their own), checked without the leak check's exemption.
     reference = hidden_only_lines(source) - _secret_and_public_lines(source, ("SOLUTION",))[0]
@@ -118,7 +118,7 @@ def test_feedback_gives_no_hidden_test_away_but_every_message(graded, feedback, 
     for student in scores[assignment]:
         text = readable_text(feedback / student / assignment / f"{assignment}.html")
         graded_nb = nbformat.read(
-            course.path("autograded", student, assignment, f"{assignment}.ipynb"), 4)
+            course.notebook("autograded", assignment, student), 4)
         assert find_feedback_leaks(source, text, graded_nb) == []
         assert "_reference_" not in text and "HIDDEN TESTS" not in text, student
         assert not [line for line in reference if line in text], student
@@ -142,7 +142,7 @@ def test_a_planted_bug_shows_the_message_of_the_test_it_fails(graded, feedback, 
     course, _ = graded
     student = bug_sample_name(number)
     text = readable_text(feedback / student / assignment / f"{assignment}.html")
-    graded_nb = nbformat.read(course.path("autograded", student, assignment, f"{assignment}.ipynb"), 4)
+    graded_nb = nbformat.read(course.notebook("autograded", assignment, student), 4)
     for cell in student_view(graded_nb).cells:
         if grade_id(cell) in bug.loses:
             errors = [o for o in cell.outputs if o.output_type == "error"]
@@ -167,8 +167,7 @@ def test_recorded_signatures_are_current(graded, assignment):
 
 def _diagnosed(course, assignment, student):
     catalogue = diagnosis.Catalogue.load(course.misconceptions_path(assignment))
-    graded_nb = json.loads(course.path("autograded", student, assignment,
-                                       f"{assignment}.ipynb").read_text())
+    graded_nb = json.loads(course.notebook("autograded", assignment, student).read_text())
     return catalogue.diagnose(diagnosis.failures(graded_nb))
 
 

@@ -132,7 +132,7 @@ def test_collect_from_folders_and_lms_zip(tmp_path):
         z.writestr("dave_12345_67890_00_episodes.ipynb", _notebook_bytes())
     got, _ = collect(course, lms, ["00_episodes"])
     assert [(c.student, c.name, c.status) for c in got] == [("12345", "dave", "new")]
-    assert course.path("submitted", "12345", "00_episodes", "timestamp.txt").exists()
+    assert course.folder("submitted", "00_episodes", "12345").joinpath("timestamp.txt").exists()
 
 
 def test_collect_never_overwrites_silently(tmp_path):
@@ -142,13 +142,14 @@ def test_collect_never_overwrites_silently(tmp_path):
         (folder / "alice").mkdir(parents=True)
         (folder / "alice" / "00_episodes.ipynb").write_bytes(_notebook_bytes(text))
     collect(course, first, ["00_episodes"])
-    target = course.path("submitted", "alice", "00_episodes", "00_episodes.ipynb")
+    target = course.notebook("submitted", "00_episodes", "alice")
     assert [c.status for c in collect(course, first, ["00_episodes"])[0]] == ["unchanged"]
     kept = collect(course, second, ["00_episodes"])[0]
     assert kept[0].status.startswith("kept") and "x = 1" in target.read_text()
     replaced = collect(course, second, ["00_episodes"], replace=True)[0]
     assert replaced[0].status == "replaced" and "x = 2" in target.read_text()
-    archived = list(course.path("archive", "alice", "00_episodes").glob("*/00_episodes.ipynb"))
+    archived = list(course.archive_folder("00_episodes", "alice", "*").parent.glob(
+        "*/00_episodes.ipynb"))
     assert len(archived) == 1 and "x = 1" in archived[0].read_text()
 
 
@@ -173,7 +174,7 @@ def test_write_samples_one_bug_per_exercise(tmp_path):
     name = sources.assignments()[0]
     course = Course(tmp_path / "course")
     for step in ("source", "release"):  # the source stands in for its release here
-        path = course.path(step, name, f"{name}.ipynb")
+        path = course.notebook(step, name)
         path.parent.mkdir(parents=True)
         path.write_bytes((sources.NOTEBOOKS / f"{name}.ipynb").read_bytes())
     bugs = sources.planted_bugs(name)

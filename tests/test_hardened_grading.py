@@ -101,8 +101,8 @@ def hostile(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     course = Course(root / "course")
     course.release([A])
-    release = nbformat.read(course.path("release", A, f"{A}.ipynb"), 4)
-    source = nbformat.read(course.path("source", A, f"{A}.ipynb"), 4)
+    release = nbformat.read(course.notebook("release", A), 4)
+    source = nbformat.read(course.notebook("source", A), 4)
     inbox = root / "inbox"
     for student, nb in hostile_submissions(filled(release, source)).items():
         (inbox / student).mkdir(parents=True)
@@ -112,9 +112,9 @@ def hostile(tmp_path_factory):
     (inbox / "misnamed" / "homework0.ipynb").write_bytes(b"{}")
     collected, skipped = collect(course, inbox, [A])
     sources_before = {p: hashlib.sha256(p.read_bytes()).hexdigest()
-                      for p in course.path("submitted").rglob("*.ipynb")}
-    sources_before[course.path("source", A, f"{A}.ipynb")] = hashlib.sha256(
-        course.path("source", A, f"{A}.ipynb").read_bytes()).hexdigest()
+                      for p in course.step_folder("submitted").rglob("*.ipynb")}
+    sources_before[course.notebook("source", A)] = hashlib.sha256(
+        course.notebook("source", A).read_bytes()).hexdigest()
     grader = IsolatedGrader(course, LIMITS, cache=warm_cache(course))
     students = sorted(c.student for c in collected)
     outcomes = {o.student: o for o in grader.grade_all(A, students, jobs=2)}
@@ -122,7 +122,7 @@ def hostile(tmp_path_factory):
 
 
 def _autograded(course, student):
-    return nbformat.read(course.path("autograded", student, A, f"{A}.ipynb"), 4)
+    return nbformat.read(course.notebook("autograded", A, student), 4)
 
 
 def _text(nb) -> str:
@@ -215,7 +215,7 @@ def _gradescope(tmp_path, course, submission: dict[str, bytes]) -> dict:
 
 def test_gradescope_package_grades_a_submission(hostile, tmp_path):
     course, _, _, _, _ = hostile
-    perfect = course.path("submitted", "perfect", A, f"{A}.ipynb").read_bytes()
+    perfect = course.notebook("submitted", A, "perfect").read_bytes()
     results = _gradescope(tmp_path, course, {f"{A}.ipynb": perfect})
     tests = {t["name"]: t for t in results["tests"]}
     assert results["score"] == 6.0 and set(tests) == {NN, GL}
@@ -240,7 +240,7 @@ def test_hostile_submissions_are_not_taken_for_a_misconception(hostile):
     first_bug = {m.bugs for m in catalogue.misconceptions if 1 in m.bugs}
     for student in EXPECTED:
         found = {m.bugs for m in catalogue.diagnose(failures(json.loads(
-            course.path("autograded", student, A, f"{A}.ipynb").read_text())))}
+            course.notebook("autograded", A, student).read_text())))}
         if student in {"edited-test", "deleted-test", "hides-errors"}:
             assert found <= first_bug, (student, found)
         else:
@@ -249,7 +249,7 @@ def test_hostile_submissions_are_not_taken_for_a_misconception(hostile):
 
 def test_gradescope_output_carries_the_hint_of_a_planted_bug(hostile, tmp_path):
     course = hostile[0]
-    buggy = course.path("submitted", "edited-test", A, f"{A}.ipynb").read_bytes()  # bug 1
+    buggy = course.notebook("submitted", A, "edited-test").read_bytes()  # bug 1
     results = _gradescope(tmp_path, course, {f"{A}.ipynb": buggy})
     tests = {t["name"]: t for t in results["tests"]}
     (hint,) = {m.hint for m in Catalogue.load(course.misconceptions_path(A)).misconceptions

@@ -9,14 +9,14 @@ import csv
 import shutil
 
 import pytest
-from nbgrader.api import Gradebook
 
 from autograder import sources
 from autograder.__main__ import main
 from autograder.authoring import PlantedBug
-from autograder.class_results import Cell, ClassResults, Submission
+from autograder.class_results import ClassResults, Submission
+from autograder.course import Course
+from autograder.course import GradedCell as Cell
 from autograder.diagnosis import Catalogue
-from autograder.nbgrader_api import gradebook_url
 from autograder.report import csv_rows, render_html, write_report
 
 A = "02_nonparametric"
@@ -76,7 +76,7 @@ def _course_with_a_foreign_gradebook(root):
         folder = root / step / (student or "") / A
         folder.mkdir(parents=True)
         shutil.copyfile(sources.NOTEBOOKS / f"{A}.ipynb", folder / f"{A}.ipynb")
-    with Gradebook(gradebook_url(root)) as gb:
+    with Course(root).gradebook() as gb:
         gb.add_assignment(A)
         gb.add_notebook(A, A)
         gb.add_grade_cell("question_1", A, A, max_score=1, cell_type="code")

@@ -91,7 +91,7 @@ def tiny_course(root: Path) -> Course:
     course = Course(root)
     course.root.mkdir(parents=True)
     shutil.copyfile(CONFIG, course.root / "nbgrader_config.py")
-    source = course.path("source", A, f"{A}.ipynb")
+    source = course.notebook("source", A)
     source.parent.mkdir(parents=True)
     nbformat.write(expand(SOURCE, "tiny.py", A), source)
     course.nbgrader("generate_assignment", A, "--force", "--create")
@@ -270,8 +270,8 @@ def graded(request, course, tmp_path_factory):
     root = tmp_path_factory.mktemp(mode)
     shutil.copytree(course.root, root / "course")
     local = Course(root / "course")
-    release = nbformat.read(local.path("release", A, f"{A}.ipynb"), 4)
-    source = nbformat.read(local.path("source", A, f"{A}.ipynb"), 4)
+    release = nbformat.read(local.notebook("release", A), 4)
+    source = nbformat.read(local.notebook("source", A), 4)
     subs = hostile(release, source)
     if mode == "fallback":  # these would escape an unconfined grader (that is the point)
         subs = {s: nb for s, nb in subs.items() if s not in CONFINED_ONLY}
@@ -294,7 +294,7 @@ def graded(request, course, tmp_path_factory):
 
 
 def _autograded(course, student):
-    return nbformat.read(course.path("autograded", student, A, f"{A}.ipynb"), 4)
+    return nbformat.read(course.notebook("autograded", A, student), 4)
 
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
@@ -338,7 +338,7 @@ def test_the_kernel_sees_no_path_of_the_course(graded):
 
 def test_outputs_and_attachments_are_capped_with_a_note(graded):
     course = graded["course"]
-    path = course.path("autograded", "big-outputs", A, f"{A}.ipynb")
+    path = course.notebook("autograded", A, "big-outputs")
     assert path.stat().st_size < 1_000_000
     text = json.dumps(_autograded(course, "big-outputs"))
     assert "output cut by the grader: 5,000,001 characters" in text
@@ -361,8 +361,8 @@ def test_memory_of_detached_processes_counts_without_a_cgroup(course, tmp_path):
     """The PID namespace's processes, counted with psutil, where no cgroup can be made."""
     shutil.copytree(course.root, tmp_path / "course")
     local = Course(tmp_path / "course")
-    release = nbformat.read(local.path("release", A, f"{A}.ipynb"), 4)
-    source = nbformat.read(local.path("source", A, f"{A}.ipynb"), 4)
+    release = nbformat.read(local.notebook("release", A), 4)
+    source = nbformat.read(local.notebook("source", A), 4)
     subs = hostile(release, source)
     for student in ("memory-helper", "daemon"):
         (tmp_path / "inbox" / student).mkdir(parents=True)
@@ -503,8 +503,8 @@ def test_oversized_zip_members_are_not_read(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- Gradescope
 def test_gradescope_ignores_macos_and_checkpoint_copies(course, tmp_path):
-    release = nbformat.read(course.path("release", A, f"{A}.ipynb"), 4)
-    source = nbformat.read(course.path("source", A, f"{A}.ipynb"), 4)
+    release = nbformat.read(course.notebook("release", A), 4)
+    source = nbformat.read(course.notebook("source", A), 4)
     perfect = nbformat.writes(filled(release, source)).encode()
     package = build_zip(course, A, tmp_path / "zips")
     root = tmp_path / "autograder"
