@@ -8,13 +8,14 @@ import csv
 import html
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import nbformat
 import pytest
 
-from autograder import diagnosis, sources
+from autograder import class_results, diagnosis, gradescope, sources
 from autograder.course import Course
 from autograder.feedback import student_view
 from autograder.grades import cell_scores
@@ -102,7 +103,41 @@ def test_feedback_and_grades_csv(graded, feedback, tmp_path):
     csv = course.export(tmp_path / "grades.csv").read_text().splitlines()
     students = {student for table in scores.values() for student in table}
     # nbgrader exports one row per student and assignment, a missing submission included.
-    assert csv[0].startswith("assignment,") and len(csv) == 1 + len(students) * len(ASSIGNMENTS)
+    assert csv[0].startswith('"assignment",') and len(csv) == 1 + len(students) * len(ASSIGNMENTS)
+
+
+def test_grades_csv_class_report_and_gradescope_agree_on_every_score(graded, tmp_path):
+    """One score rule: on every sample (perfect, blank, noisy, each planted bug, two bugs),
+    with partial scores made by hand in a copy of the course (a written answer graded, a
+    test's score overridden, extra credit), the grades CSV, the class report and
+    Gradescope's results.json give each student the same scores."""
+    course = Course(tmp_path / "course")
+    shutil.copytree(graded[0].root, course.root)
+    with course.gradebook() as gb:
+        for assignment in ASSIGNMENTS:
+            staged = course.assignment(assignment)
+            test = staged.tests[0].name
+            for student, cell, values in (
+                    ("perfect", (staged.written or staged.tests)[0].name, {"manual_score": 1.0}),
+                    ("noisy", test, {"manual_score": 0.5}),
+                    ("blank", test, {"extra_credit": 0.25})):
+                grade = gb.find_grade(cell, assignment, assignment, student)
+                for key, value in values.items():
+                    setattr(grade, key, value)
+        gb.db.commit()
+    with open(course.export(tmp_path / "grades.csv"), newline="") as file:
+        rows = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(file)}
+    for assignment in ASSIGNMENTS:
+        report = class_results.load(course, assignment)
+        tests = {c.name for c in report.tests()}
+        assert len(report.submissions) > 3
+        for sub in report.submissions:
+            assert float(rows[assignment, sub.student]["raw_score"]) == pytest.approx(sub.total)
+            results = gradescope.results_for(course, assignment, set(), "", student=sub.student)
+            assert {t["name"]: t["score"] for t in results["tests"]} == {
+                cell: score or 0.0 for cell, score in sub.scores.items() if cell in tests}
+            assert results["score"] == pytest.approx(sum(sub.scores[c] or 0.0 for c in tests))
+        assert report.submissions[0].total != 0 or report.submissions[-1].total != 0
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
