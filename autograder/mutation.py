@@ -26,7 +26,7 @@ import os
 import pickle
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from mutmut.mutation.mutators import mutation_operators
 from autograder import sources
 from autograder.authoring import SOLUTION_MARKERS
 from autograder.nbgrader_api import grade_id
+from cs182meta.settings import grading_environment
 
 KILLED, SURVIVED, TIMEOUT, EQUIVALENT = "killed", "survived", "timeout", "equivalent"
 
@@ -284,26 +285,42 @@ def _shell():
     return InteractiveShell.instance()
 
 
+def grading_process_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment the analysis runs a notebook under: ``environ`` as release
+    validation and grading have it (:func:`cs182meta.settings.grading_environment`: no
+    ``CS182META_*`` variable but the cache, so neither the caller's dataset nor a step
+    cap reaches the notebook), under nbgrader (the grading profile), with Agg plots."""
+    env = grading_environment(environ)
+    env["NBGRADER_EXECUTION"] = "autograde"
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+def _set_environ(env: Mapping[str, str]) -> None:
+    """Make ``os.environ`` equal ``env`` (in place: the process's own environment)."""
+    for key in set(os.environ) - set(env):
+        del os.environ[key]
+    for key, value in env.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+
+
 @contextlib.contextmanager
 def _grading_process():
-    """This process as the grader runs a notebook: grading profile, one thread, Agg;
-    everything put back afterwards."""
+    """This process as the grader runs a notebook: the grading environment
+    (:func:`grading_process_environment`), one thread, Agg; everything put back
+    afterwards."""
     import torch
 
-    saved_env = {k: os.environ.get(k) for k in ("NBGRADER_EXECUTION", "MPLBACKEND")}
+    saved_env = dict(os.environ)
     threads = torch.get_num_threads()
-    os.environ["NBGRADER_EXECUTION"] = "autograde"
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    _set_environ(grading_process_environment(saved_env))
     torch.set_num_threads(1)  # forks and OpenMP threads do not mix
     try:
         yield
     finally:
         torch.set_num_threads(threads)
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_environ(saved_env)
 
 
 def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: float = 60.0,

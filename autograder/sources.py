@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from pathlib import Path
+from types import ModuleType
 
 import nbformat
 
@@ -70,13 +71,28 @@ def sync(name: str, edited: Path | None = None) -> Path:
     return path
 
 
-def _bugs_module(name: str):
+# Each ``.bugs.py`` file executed once per process: {its path: (its version, the module)},
+# where a version is (mtime, size, inode), so a file edited (or replaced) since is read again.
+_BUGS_MODULES: dict[Path, tuple[tuple[int, int, int], ModuleType]] = {}
+
+
+def _bugs_module(name: str) -> ModuleType:
+    """``notebooks/src/<name>.bugs.py`` executed as a module; executed again only when the
+    file has changed since (its modification time, size or inode)."""
     path = SOURCES / f"{name}.bugs.py"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: every notebook plants at least one bug")
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{path} is missing: every notebook plants at least one bug") from None
+    key, version = path.resolve(), (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    cached = _BUGS_MODULES.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
     spec = importlib.util.spec_from_file_location(f"planted_bugs_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    _BUGS_MODULES[key] = (version, module)
     return module
 
 

@@ -4,14 +4,56 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One variable's effective value, and whether it came from the environment or the
+    default."""
+
+    variable: str
+    value: str
+    source: str  # "environment", "default", or "nbgrader" (the profile under nbgrader)
+
+
+def effective() -> list[Setting]:
+    """Every ``CS182META_*`` variable's effective value (validated: a bad value raises).
+
+    It lives here, not in :mod:`cs182meta.settings`, because it needs the device and the
+    profile, whose modules read :mod:`cs182meta.settings` (which stays a leaf).
+    """
+    from cs182meta import settings
+    from cs182meta.device import pick_device
+    from cs182meta.profiles import current_profile
+
+    def source(variable: str) -> str:
+        return "environment" if settings.is_set(variable) else "default"
+
+    omniglot = settings.omniglot_folder()
+    cap, log = settings.max_steps(), settings.run_log()
+    return [
+        Setting(settings.PROFILE_ENV, current_profile(),
+                "nbgrader" if settings.under_nbgrader() else source(settings.PROFILE_ENV)),
+        Setting(settings.DATASET_ENV, settings.dataset(), source(settings.DATASET_ENV)),
+        Setting(settings.DEVICE_ENV, str(pick_device()), source(settings.DEVICE_ENV)),
+        Setting(settings.OMNIGLOT_ENV, str(omniglot) if omniglot else "(not set)",
+                source(settings.OMNIGLOT_ENV)),
+        Setting(settings.CACHE_ENV, str(settings.cache_folder()), source(settings.CACHE_ENV)),
+        Setting(settings.PROGRESS_ENV, "on" if settings.progress() else "off",
+                source(settings.PROGRESS_ENV)),
+        Setting(settings.MAX_STEPS_ENV, str(cap) if cap else "(no cap)",
+                source(settings.MAX_STEPS_ENV)),
+        Setting(settings.RUN_LOG_ENV, str(log) if log else "(not set)",
+                source(settings.RUN_LOG_ENV)),
+    ]
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     from cs182meta import __version__
     from cs182meta.data import available_offline
     from cs182meta.device import describe
-    from cs182meta.settings import effective
 
     try:
         settings = effective()

@@ -66,6 +66,22 @@ def checked_device(name: str | torch.device) -> torch.device:
     return device
 
 
+def requested_device() -> torch.device | None:
+    """``$CS182META_DEVICE`` (:func:`cs182meta.settings.device_name`) as a checked
+    ``torch.device``, or ``None`` when unset.
+
+    Raises ``RuntimeError``, naming the variable, when it is not a device name or the
+    device is absent (:func:`checked_device`).
+    """
+    chosen = settings.device_name()
+    if chosen is None:
+        return None
+    try:
+        return checked_device(chosen)
+    except RuntimeError as err:
+        raise RuntimeError(f"{DEVICE_ENV}={chosen!r}: {err}") from None
+
+
 def pick_device(preferred: str | torch.device | None = None) -> torch.device:
     """The device to compute on.
 
@@ -75,7 +91,7 @@ def pick_device(preferred: str | torch.device | None = None) -> torch.device:
     """
     if preferred is not None:
         return checked_device(preferred)
-    requested = settings.device()
+    requested = requested_device()
     if requested is not None:
         return requested
     if torch.cuda.is_available():

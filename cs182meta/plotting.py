@@ -1,4 +1,5 @@
-"""Pictures for the notebooks: one episode as image grids, and learning curves."""
+"""Pictures for the notebooks: one episode as image grids, and learning curves (with
+:func:`smooth`, the moving average they are drawn through)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,19 @@ def show_episode(episode, max_queries: int = 5, class_names: Sequence[str] | Non
         ax_s.set_yticklabels([f"y={i}: {class_names[c]}" for i, c in enumerate(ids)])
     fig.suptitle(f"{n}-way {k}-shot episode")
     return fig
+
+
+def smooth(values: Sequence[float], window: int | None = None) -> tuple[list[int], list[float]]:
+    """A moving average of ``values``, for plotting a noisy training curve.
+
+    Each point is the mean of ``window`` consecutive values (by default a twentieth of
+    them, at least one), placed at the step that ends its window: returns ``(steps,
+    means)`` with steps ``window, window + 1, …, len(values)``, the pair that
+    :func:`plot_learning_curves` takes. Fewer values than ``window`` give no point.
+    """
+    window = window or max(1, len(values) // 20)
+    means = [sum(values[i - window : i]) / window for i in range(window, len(values) + 1)]
+    return list(range(window, len(values) + 1)), means
 
 
 def plot_learning_curves(

@@ -4,18 +4,18 @@ Each function reads ``os.environ`` when it is called, so a changed environment (
 test's monkeypatch, ``%env`` in a notebook) takes effect at once. A bad value raises an
 error that names the variable, what was wrong, and the values that work.
 ``python -m cs182meta info`` prints the effective settings.
+
+This module is a leaf: it imports nothing else of ``cs182meta`` (and not PyTorch), so
+every other module may import it. The device named by ``$CS182META_DEVICE`` is checked
+by :mod:`cs182meta.device`, and the effective settings (which need the device and the
+profile) are put together by :mod:`cs182meta.__main__`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import torch
 
 PROFILE_ENV = "CS182META_PROFILE"
 DATASET_ENV = "CS182META_DATASET"
@@ -39,6 +39,12 @@ _PROGRESS_ON = ("1", "true", "yes", "on")
 def _read(variable: str) -> str:
     """The variable's value, stripped; ``""`` when unset."""
     return os.environ.get(variable, "").strip()
+
+
+def is_set(variable: str) -> bool:
+    """True when ``variable`` holds a value (not only blanks): the value came from the
+    environment, not the default."""
+    return bool(_read(variable))
 
 
 def under_nbgrader() -> bool:
@@ -68,21 +74,15 @@ def dataset() -> str:
     return chosen
 
 
-def device() -> torch.device | None:
-    """``$CS182META_DEVICE`` as a ``torch.device``, or ``None`` when unset.
+def device_name() -> str | None:
+    """``$CS182META_DEVICE`` as written (``cpu``, ``cuda``, ``cuda:1``, ``mps``), or ``None``
+    when unset.
 
-    Raises ``RuntimeError`` when it is not a device name or the device is absent
-    (checked by :func:`cs182meta.device.checked_device`).
+    Checking it needs PyTorch, so :func:`cs182meta.device.requested_device` does that (a
+    name that is no device, or a device that is absent, raises ``RuntimeError``), and
+    :func:`cs182meta.device.pick_device` uses it.
     """
-    chosen = _read(DEVICE_ENV)
-    if not chosen:
-        return None
-    from cs182meta.device import checked_device
-
-    try:
-        return checked_device(chosen)
-    except RuntimeError as err:
-        raise RuntimeError(f"{DEVICE_ENV}={chosen!r}: {err}") from None
+    return _read(DEVICE_ENV) or None
 
 
 def omniglot_folder() -> Path | None:
@@ -162,36 +162,3 @@ def grading_environment(env: Mapping[str, str], cache: str | os.PathLike | None 
     if cache is not None:
         kept[CACHE_ENV] = str(cache)
     return kept
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One variable's effective value, and whether it came from the environment or the
-    default."""
-
-    variable: str
-    value: str
-    source: str  # "environment", "default", or "nbgrader" (the profile under nbgrader)
-
-
-def effective() -> list[Setting]:
-    """Every variable's effective value (validated: a bad value raises)."""
-    from cs182meta.device import pick_device
-    from cs182meta.profiles import current_profile
-
-    def source(variable: str) -> str:
-        return "environment" if _read(variable) else "default"
-
-    omniglot = omniglot_folder()
-    cap, log = max_steps(), run_log()
-    return [
-        Setting(PROFILE_ENV, current_profile(),
-                "nbgrader" if under_nbgrader() else source(PROFILE_ENV)),
-        Setting(DATASET_ENV, dataset(), source(DATASET_ENV)),
-        Setting(DEVICE_ENV, str(pick_device()), source(DEVICE_ENV)),
-        Setting(OMNIGLOT_ENV, str(omniglot) if omniglot else "(not set)", source(OMNIGLOT_ENV)),
-        Setting(CACHE_ENV, str(cache_folder()), source(CACHE_ENV)),
-        Setting(PROGRESS_ENV, "on" if progress() else "off", source(PROGRESS_ENV)),
-        Setting(MAX_STEPS_ENV, str(cap) if cap else "(no cap)", source(MAX_STEPS_ENV)),
-        Setting(RUN_LOG_ENV, str(log) if log else "(not set)", source(RUN_LOG_ENV)),
-    ]

@@ -104,6 +104,74 @@ def test_a_source_that_fails_its_own_tests_is_an_error(tiny):
         mutation.analyse(tiny, limit_s=30)
 
 
+ENVIRONMENT_PROBE = '''\
+# %% id="setup"
+import json
+import os
+
+from cs182meta import settings
+from cs182meta.profiles import current_profile
+
+with open({out!r}, "w") as seen:
+    json.dump({{"max_steps": settings.max_steps(), "dataset": settings.dataset(),
+               "profile": current_profile(), "mpl": os.environ.get("MPLBACKEND"),
+               "variables": sorted(k for k in os.environ if k.startswith("CS182META_"))}}, seen)
+
+
+# %% [solution] id="identity"
+def identity(x):
+    ### BEGIN SOLUTION
+    return x
+    ### END SOLUTION
+
+
+# %% [tests] id="identity_tests" points=1
+assert identity(1) == 1
+'''
+
+
+def test_the_callers_settings_do_not_reach_the_notebook(tmp_path, monkeypatch):
+    """The notebook runs under the environment release validation and grading use
+    (cs182meta.settings.grading_environment): a step cap, a dataset or a profile the
+    caller has set must not change what the mutants are tested against."""
+    import json
+
+    monkeypatch.setattr(sources, "SOURCES", tmp_path)
+    out = tmp_path / "seen.json"
+    (tmp_path / "98_probe.py").write_text(ENVIRONMENT_PROBE.format(out=str(out)))
+    (tmp_path / "98_probe.bugs.py").write_text(
+        "from autograder.authoring import PlantedBug\n\n"
+        "BUGS = [PlantedBug(cell='identity', find='return x', replace='return -x', "
+        "loses=('identity_tests',), why='negates')]\n")
+    solution = ENVIRONMENT_PROBE.split('id="identity"\n')[1].split("\n\n\n")[0]
+    assert "return x" in solution and mutation.mutants("identity", solution) == []  # fast
+    caller = {"CS182META_MAX_STEPS": "2", "CS182META_DATASET": "omniglot",
+              "CS182META_PROFILE": "full", "CS182META_RUN_LOG": str(tmp_path / "log")}
+    for key, value in caller.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    cache = os.environ["CS182META_CACHE"]  # set for the tests by conftest.py
+
+    mutation.analyse("98_probe", limit_s=30)
+
+    seen = json.loads(out.read_text())
+    assert seen == {"max_steps": None, "dataset": "glyphs", "profile": "grading", "mpl": "Agg",
+                    "variables": ["CS182META_CACHE"]}
+    assert {k: os.environ.get(k) for k in caller} == caller, "the caller's environment is put back"
+    assert "MPLBACKEND" not in os.environ and "NBGRADER_EXECUTION" not in os.environ
+    assert os.environ["CS182META_CACHE"] == cache
+
+
+def test_the_grading_process_environment_is_graders():
+    caller = {"PATH": "/bin", "CS182META_MAX_STEPS": "2", "CS182META_DATASET": "omniglot",
+              "CS182META_CACHE": "/c", "MPLBACKEND": "pdf"}
+    assert mutation.grading_process_environment(caller) == {
+        "PATH": "/bin", "CS182META_CACHE": "/c", "MPLBACKEND": "pdf",
+        "NBGRADER_EXECUTION": "autograde"}
+    assert mutation.grading_process_environment({})["MPLBACKEND"] == "Agg"
+    assert "CS182META_MAX_STEPS" in caller  # the argument is left as it was
+
+
 def test_one_real_exercise_kills_every_non_equivalent_mutant():
     (result,) = mutation.mutate(["00_episodes"], ["nearest_neighbour"], limit_s=60)
     assert result.score == 1.0 and result.count(mutation.KILLED) >= 15

@@ -151,3 +151,45 @@ def test_a_failing_composed_test_gives_the_student_their_own_functions_back(monk
     last = nb.cells[-1].outputs
     assert not [o for o in last if o.output_type == "error"], last
     assert "prototypes protonet_logits" in "".join(o.get("text", "") for o in last)
+
+
+BUGS_COUNTING = '''\
+from pathlib import Path
+
+from autograder.authoring import PlantedBug
+
+with open(Path(__file__).with_name("executions"), "a") as log:
+    log.write("x")
+BUGS = [PlantedBug(cell="double", find="2 * x", replace="{replace}", loses=("double_tests",),
+                   why="adds")]
+EQUIVALENT_MUTANTS = {{"return 2 * x -> return x * 2": "the same product"}}
+'''
+
+
+def test_planted_bugs_are_read_once_until_the_file_changes(scratch_sources):
+    import os
+
+    bugs = scratch_sources / "99_good.bugs.py"
+    executions = scratch_sources / "executions"
+    bugs.write_text(BUGS_COUNTING.format(replace="2 + x"))
+    for _ in range(3):
+        assert [b.replace for b in sources.planted_bugs("99_good")] == ["2 + x"]
+        assert list(sources.equivalent_mutants("99_good")) == ["return 2 * x -> return x * 2"]
+    assert executions.read_text() == "x", "one execution for six calls"
+    sources.planted_bugs("99_good").clear()  # callers get copies: the cache is not theirs
+    sources.equivalent_mutants("99_good").clear()
+    assert len(sources.planted_bugs("99_good")) == len(sources.equivalent_mutants("99_good")) == 1
+
+    stat = bugs.stat()
+    bugs.write_text(BUGS_COUNTING.format(replace="x + 2"))  # edited: same size, so set its
+    os.utime(bugs, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # time apart
+    assert [b.replace for b in sources.planted_bugs("99_good")] == ["x + 2"]
+    bugs.write_text(BUGS_COUNTING.format(replace="x + 2 * 1"))  # edited: another size
+    os.utime(bugs, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with the old time
+    assert [b.replace for b in sources.planted_bugs("99_good")] == ["x + 2 * 1"]
+    assert sources.planted_bugs("99_good")[0].replace == "x + 2 * 1"
+    assert executions.read_text() == "xxx"
+
+    bugs.unlink()
+    with pytest.raises(FileNotFoundError, match="99_good.bugs.py is missing"):
+        sources.planted_bugs("99_good")

@@ -40,3 +40,17 @@ def test_accuracy_vs_shots_draws_a_line_per_method_and_chance():
     ax = plot_accuracy_vs_shots(results, (1, 5), n_way=5)
     assert len(ax.containers) == 2  # one errorbar per method
     assert [line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--"] == [20]
+
+
+def test_smooth_is_a_moving_average_at_the_end_of_each_window():
+    from cs182meta.plotting import smooth
+
+    assert smooth([1, 2, 3, 4, 5], window=2) == ([2, 3, 4, 5], [1.5, 2.5, 3.5, 4.5])
+    assert smooth([4.0, 0.0, 2.0], window=3) == ([3], [2.0])
+    assert smooth([1, 2], window=3) == ([], [])  # fewer values than a window: no point
+    steps, means = smooth(list(range(100)))  # default window: a twentieth, here 5
+    assert steps[0] == 5 and steps[-1] == 100 and len(means) == 96
+    assert means[0] == sum(range(5)) / 5
+    assert smooth([7, 9]) == ([1, 2], [7.0, 9.0])  # a short curve: a window of one
+    ax = plot_learning_curves({"smoothed": smooth([0.1, 0.3, 0.5, 0.7], window=2)})
+    assert list(ax.lines[0].get_xdata()) == [2, 3, 4]

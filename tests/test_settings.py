@@ -44,19 +44,26 @@ def test_dataset(monkeypatch):
 
 
 def test_device(monkeypatch):
-    assert settings.device() is None
-    monkeypatch.setenv("CS182META_DEVICE", "cpu")
-    assert settings.device() == torch.device("cpu")
+    from cs182meta.device import requested_device
+
+    assert settings.device_name() is None
+    assert requested_device() is None
+    monkeypatch.setenv("CS182META_DEVICE", " cpu ")
+    assert settings.device_name() == "cpu"
+    assert requested_device() == torch.device("cpu")
     monkeypatch.setenv("CS182META_DEVICE", "gpu-please")
+    assert settings.device_name() == "gpu-please"  # settings reads; the device module checks
     with pytest.raises(RuntimeError, match="CS182META_DEVICE='gpu-please'.*not a device name"):
-        settings.device()
+        requested_device()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_absent_device_says_so(monkeypatch):
+    from cs182meta.device import requested_device
+
     monkeypatch.setenv("CS182META_DEVICE", "cuda")
     with pytest.raises(RuntimeError, match="no CUDA GPU.*Unset CS182META_DEVICE"):
-        settings.device()
+        requested_device()
 
 
 def test_omniglot_folder(monkeypatch, tmp_path):
@@ -108,10 +115,20 @@ def test_run_log(monkeypatch, tmp_path):
     assert settings.run_log() == tmp_path / "run.jsonl"
 
 
+def test_is_set(monkeypatch):
+    assert not settings.is_set("CS182META_DATASET")
+    monkeypatch.setenv("CS182META_DATASET", "  ")
+    assert not settings.is_set("CS182META_DATASET")
+    monkeypatch.setenv("CS182META_DATASET", "glyphs")
+    assert settings.is_set("CS182META_DATASET")
+
+
 def test_effective_lists_every_variable_and_its_source(monkeypatch, tmp_path):
+    from cs182meta.__main__ import effective
+
     monkeypatch.setenv("CS182META_CACHE", str(tmp_path))
     monkeypatch.setenv("CS182META_PROGRESS", "0")
-    rows = {s.variable: s for s in settings.effective()}
+    rows = {s.variable: s for s in effective()}
     assert list(rows) == list(settings.VARIABLES)
     assert (rows["CS182META_CACHE"].value, rows["CS182META_CACHE"].source) == (
         str(tmp_path), "environment")

@@ -40,7 +40,7 @@ from cs182meta import settings
 from cs182meta.data import load_meta_splits
 from cs182meta.episodes import EpisodeSampler
 from cs182meta.evaluate import mean_ci95, progress
-from cs182meta.plotting import plot_learning_curves
+from cs182meta.plotting import plot_learning_curves, smooth
 from cs182meta.profiles import by_profile, notebook_setup
 
 # Small recurrent networks run one tiny operation after another: one CPU thread is
@@ -607,13 +607,6 @@ def evaluate_by_instance(model, seed=1000, batch_size=50):
         per_task.append(instance_accuracy(logits.cpu(), targets, N_WAY))  # (b, R+1)
     per_task = torch.cat(per_task)  # (EVAL_EPISODES, R+1)
     return [mean_ci95(per_task[:, r].tolist()).as_percent() for r in range(ROUNDS + 1)]
-
-
-def smooth(values, window=None):
-    """Moving average (x = the step at the end of each window), for plotting."""
-    window = window or max(1, len(values) // 20)
-    means = [sum(values[i - window : i]) / window for i in range(window, len(values) + 1)]
-    return list(range(window, len(values) + 1)), means
 
 
 def label_gated_init(model, n_way, gate=10.0):

@@ -36,7 +36,7 @@ from cs182meta.data import load, load_meta_splits
 from cs182meta.episodes import EpisodeSampler
 from cs182meta.evaluate import evaluate_episodes, progress
 from cs182meta.models import Conv4
-from cs182meta.plotting import plot_accuracy_vs_shots, plot_learning_curves
+from cs182meta.plotting import plot_accuracy_vs_shots, plot_learning_curves, smooth
 from cs182meta.profiles import by_profile, notebook_setup
 
 PROFILE, DEVICE = notebook_setup(seed=0)
@@ -519,13 +519,6 @@ def meta_train(name, episode_loss, model, steps, seed):
     print(f"{name}: {steps} steps of {TRAIN_WAY}-way {TRAIN_SHOT}-shot in {seconds:.0f} s "
           f"({seconds / steps:.2f} s per step)")
     return curves
-
-
-def smooth(values, window=None):
-    """Moving average (x = the step at the end of each window), for plotting."""
-    window = window or max(1, len(values) // 20)
-    means = [sum(values[i - window : i]) / window for i in range(window, len(values) + 1)]
-    return list(range(window, len(values) + 1)), means
 
 
 torch.manual_seed(0)
