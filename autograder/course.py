@@ -2,7 +2,7 @@
 
 Layout under ``root`` (default ``build/course``; git ignores ``build/``)::
 
-    nbgrader_config.py                      copied from autograder/nbgrader_config.py
+    nbgrader_config.py                      autograder/nbgrader_config.py, limits written in
     source/<assignment>/<assignment>.ipynb  staged from notebooks/<assignment>.ipynb
     release/<assignment>/...                the student version
     submitted/<student>/<assignment>/...    collected submissions (+ timestamp.txt)
@@ -31,11 +31,10 @@ import nbformat
 from autograder import sources
 from autograder.diagnosis import StaleSignatures, catalogue
 from autograder.leaks import find_feedback_leaks, find_leaks, readable_text
-from autograder.nbgrader_api import describe_validation
+from autograder.nbgrader_api import CONFIG_FILE, course_config_text, describe_validation
 from cs182meta.settings import grading_environment
 
 DEFAULT_ROOT = sources.REPO / "build" / "course"
-CONFIG = Path(__file__).with_name("nbgrader_config.py")
 
 
 def _thread_env(threads: int | None) -> dict:
@@ -82,7 +81,7 @@ class Course:
     def prepare(self, assignments: list[str]) -> None:
         """Create the folder, its config, and stage the source notebooks."""
         self.root.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(CONFIG, self.root / "nbgrader_config.py")
+        (self.root / CONFIG_FILE).write_text(course_config_text())
         for name in assignments:
             notebook = sources.NOTEBOOKS / f"{name}.ipynb"
             if not notebook.exists():

@@ -10,7 +10,8 @@ from nbgrader.api import Gradebook
 
 from autograder.course import Course
 from autograder.grades import cell_scores, format_table
-from autograder.isolated import IsolatedGrader, Limits, Outcome, warm_cache
+from autograder.isolated import IsolatedGrader, Outcome, warm_cache
+from autograder.limits import Limits
 from autograder.nbgrader_api import gradebook_url
 from autograder.submissions import collect
 

@@ -16,7 +16,7 @@ from autograder import sources
 from autograder.course import Course, GradingError
 from autograder.diagnosis import failures, write_signatures
 from autograder.grading import grade_pending
-from autograder.isolated import Limits
+from autograder.limits import Limits
 from autograder.samples import bug_sample_name, write_samples
 from autograder.submissions import collect
 

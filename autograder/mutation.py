@@ -36,6 +36,7 @@ from mutmut.mutation.mutators import mutation_operators
 
 from autograder import sources
 from autograder.authoring import SOLUTION_MARKERS
+from autograder.limits import MUTANT_S
 from autograder.nbgrader_api import grade_id
 
 KILLED, SURVIVED, TIMEOUT, EQUIVALENT = "killed", "survived", "timeout", "equivalent"
@@ -306,7 +307,7 @@ def _grading_process():
                 os.environ[key] = value
 
 
-def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: float = 60.0,
+def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: float = MUTANT_S,
             report: Callable[[str], None] = lambda line: None) -> list[ExerciseResult]:
     """Mutation analysis of ``notebook``'s exercises (all of them by default)."""
     nb = sources.notebook(notebook)
@@ -369,7 +370,7 @@ def survivors(result: ExerciseResult) -> Iterator[str]:
     return (key for key, status in result.status.items() if status == SURVIVED)
 
 
-def mutate(notebooks: list[str], exercises: list[str] | None = None, limit_s: float = 60.0,
+def mutate(notebooks: list[str], exercises: list[str] | None = None, limit_s: float = MUTANT_S,
            out: Path | None = None) -> list[ExerciseResult]:
     """Analyse ``notebooks`` (``exercises`` only, if given, across them), print the table
     and every survivor, optionally save the statuses as JSON; raise if a survivor is left."""

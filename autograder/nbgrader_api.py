@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import textwrap
 from pathlib import Path
 
 from nbconvert.filters import strip_ansi
+from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
@@ -23,7 +25,15 @@ from nbgrader.validator import Validator
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from autograder.limits import Limits
+
 CONFIG_FILE = "nbgrader_config.py"
+# The kit's config: every course folder gets it (course_config_text).
+KIT_CONFIG = Path(__file__).with_name(CONFIG_FILE)
+# In KIT_CONFIG, what course_config_text writes in its place: the course's copy then loads
+# without the autograder package (nbgrader may run where it is not importable).
+_RENDERED = (("from autograder.limits import Limits\n", lambda: ""),
+             ("Limits().cell_s", lambda: repr(Limits().cell_s)))
 
 
 def gradebook_url(root: Path | str) -> str:
@@ -38,13 +48,30 @@ def course_config(root: Path | str) -> Config:
     return PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
 
 
+def course_config_text() -> str:
+    """The text of a course folder's ``nbgrader_config.py``: :data:`KIT_CONFIG` with the
+    values of :mod:`autograder.limits` written in (``Execute.timeout`` is
+    ``Limits().cell_s``), so that it loads without the ``autograder`` package."""
+    text = KIT_CONFIG.read_text()
+    for template, value in _RENDERED:
+        if text.count(template) != 1:
+            raise RuntimeError(f"{KIT_CONFIG} must hold {template!r} exactly once")
+        text = text.replace(template, value())
+    if re.search(r"^\s*(from|import)\s+autograder\b", text, re.M):
+        raise RuntimeError(f"{KIT_CONFIG} imports from autograder: a course could not load it")
+    return text
+
+
 def grade_id(cell) -> str | None:
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
+    """The cell's nbgrader id, or ``None`` (a plain dict cell is enough)."""
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
 def is_test_cell(cell) -> bool:
-    """An autograded test cell: graded code that the student does not write."""
-    return cell.cell_type == "code" and bool(utils.is_grade(cell)) and not utils.is_solution(cell)
+    """An autograded test cell: graded code that the student does not write (a plain dict
+    cell is enough)."""
+    node = NotebookNode(cell_type=cell.get("cell_type"), metadata=cell.get("metadata", {}))
+    return node.cell_type == "code" and bool(utils.is_grade(node)) and not utils.is_solution(node)
 
 
 # ---------------------------------------------------------------------- autograde

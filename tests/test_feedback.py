@@ -19,8 +19,9 @@ from autograder.authoring import expand
 from autograder.course import Course, GradingError
 from autograder.feedback import PLACEHOLDER, WITHHELD, split_hidden
 from autograder.gradescope import _has_hidden_tests, results_for
-from autograder.isolated import IsolatedGrader, Limits
+from autograder.isolated import IsolatedGrader
 from autograder.leaks import _secret_and_public_lines, find_feedback_leaks, readable_text
+from autograder.limits import Limits
 from autograder.nbgrader_api import grade_id, is_test_cell
 from autograder.submissions import collect
 

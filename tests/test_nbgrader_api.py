@@ -8,6 +8,7 @@ from nbgrader.preprocessors import Execute, OverwriteCells
 from autograder.authoring import expand
 from autograder.course import Course
 from autograder.isolated import sanitize_steps, score_steps
+from autograder.limits import Limits
 from autograder.nbgrader_api import (
     course_config,
     describe_validation,
@@ -30,7 +31,7 @@ def test_course_config_is_the_course_folders(tmp_path):
     assert course_config(tmp_path) == {}  # no file: nbgrader's defaults
     course = Course(tmp_path / "course")
     course.prepare([])
-    assert course_config(course.root).Execute.timeout == 120
+    assert course_config(course.root).Execute.timeout == Limits().cell_s
 
 
 def test_validation_failures_name_each_cell_and_error():
