@@ -31,7 +31,7 @@ import nbformat
 from autograder import sources
 from autograder.diagnosis import StaleSignatures, catalogue
 from autograder.leaks import find_feedback_leaks, find_leaks, readable_text
-from autograder.nbgrader_api import CONFIG_FILE, course_config_text, describe_validation
+from autograder.nbgrader_api import CONFIG_FILE, course_config_text, describe_validation, markers
 from cs182meta.settings import grading_environment
 
 DEFAULT_ROOT = sources.REPO / "build" / "course"
@@ -104,7 +104,8 @@ class Course:
         for name, source in zip(assignments, sources_):
             self.nbgrader("generate_assignment", name, "--force", "--create")
             release = self.path("release", name, f"{name}.ipynb")
-            leaks = find_leaks(nbformat.read(source, 4), nbformat.read(release, 4))
+            leaks = find_leaks(nbformat.read(source, 4), nbformat.read(release, 4),
+                               markers(self.root))
             if leaks:
                 shutil.rmtree(self.path("release", name))
                 raise GradingError(
@@ -189,12 +190,12 @@ class Course:
         (:func:`autograder.leaks.find_feedback_leaks`): remove each file that leaks, then
         raise GradingError naming them and what leaked."""
         source = nbformat.read(self.path("source", assignment, f"{assignment}.ipynb"), 4)
-        problems = []
+        delimiters, problems = markers(self.root), []
         for folder in sorted(self.path("feedback").glob(f"*/{assignment}")):
             graded = self.path("autograded", folder.parent.name, assignment, f"{assignment}.ipynb")
             student_nb = nbformat.read(graded, 4) if graded.exists() else None
             for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-                leaks = find_feedback_leaks(source, readable_text(file), student_nb)
+                leaks = find_feedback_leaks(source, readable_text(file), student_nb, delimiters)
                 if leaks:
                     file.unlink()
                     shown = leaks[:5] + ([f"... and {len(leaks) - 5} more"] if len(leaks) > 5 else [])

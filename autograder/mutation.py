@@ -35,9 +35,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from mutmut.mutation.mutators import mutation_operators
 
 from autograder import sources
-from autograder.authoring import SOLUTION_MARKERS
 from autograder.limits import MUTANT_S
-from autograder.nbgrader_api import grade_id
+from autograder.nbgrader_api import SOLUTION, grade_id, markers
 
 KILLED, SURVIVED, TIMEOUT, EQUIVALENT = "killed", "survived", "timeout", "equivalent"
 
@@ -151,10 +150,9 @@ OPERATORS = [*mutation_operators, *OUR_OPERATORS]
 
 
 def _solution_lines(source: str) -> range:
-    lines = source.splitlines()
-    begin = next(i for i, line in enumerate(lines, 1) if line.strip() == SOLUTION_MARKERS[0])
-    end = next(i for i, line in enumerate(lines, 1) if line.strip() == SOLUTION_MARKERS[1])
-    return range(begin + 1, end)
+    """The line numbers (from 1) inside the cell's first solution region."""
+    region = markers().regions(source, SOLUTION)[0]
+    return range(region.begin + 2, region.end + 1)
 
 
 def _code_lines(text: str) -> list[str]:
