@@ -12,7 +12,7 @@ from autograder.course import DEFAULT_ROOT, Course, GradingError
 from autograder.demo import run_demo
 from autograder.gradescope import build_zip
 from autograder.grading import autograde
-from autograder.isolated import Limits
+from autograder.limits import MUTANT_S, Limits
 from autograder.samples import BUG_SELECTIONS, write_samples
 
 
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("mutate", help="mutation analysis: wrong code the tests must reject")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--exercise", action="append", help="only this exercise (repeatable)")
-    p.add_argument("--limit", type=float, default=60.0, help="seconds per mutant")
+    p.add_argument("--limit", type=float, default=MUTANT_S, help="seconds per mutant")
     p.add_argument("--out", help="also write the statuses as JSON to this file")
 
     args = parser.parse_args(argv)

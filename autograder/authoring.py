@@ -25,10 +25,14 @@ import jupytext
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from autograder.limits import MAX_GRADE_ID
+from autograder.nbgrader_api import markers
+
 SCHEMA_VERSION = 3
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The lines around the student's part, with the kit's delimiters (nbgrader's by default).
+SOLUTION_MARKERS = (markers().solution_line(0), markers().solution_line(1))
+_ID = re.compile(rf"^[A-Za-z0-9_-]{{1,{MAX_GRADE_ID}}}$")
 _HEADER = re.compile(r"^# %%")
 
 
@@ -102,7 +106,8 @@ def _expand_cell(cell, kind_name: str, where: str, number: int, prefix: str):
     if grade_id is None and kind.needs_id:
         raise SourceError(f'{where}: a [{kind_name}] cell needs an id="..."')
     if grade_id is not None and not _ID.match(str(grade_id)):
-        raise SourceError(f"{where}: id {grade_id!r} must be 1-64 letters, digits, '-' or '_'")
+        raise SourceError(f"{where}: id {grade_id!r} must be 1-{MAX_GRADE_ID} letters, digits, "
+                          "'-' or '_'")
     points = header.get("points")
     if kind.grade != (points is not None):
         raise SourceError(f"{where}: points go on [tests] and [written] cells, and they need "
@@ -112,9 +117,9 @@ def _expand_cell(cell, kind_name: str, where: str, number: int, prefix: str):
     source = cell.source
     if kind_name == "written":  # the model answer, withheld from the release
         source = "\n".join((SOLUTION_MARKERS[0], _uncomment(source), SOLUTION_MARKERS[1]))
-    elif kind.solution and not all(marker in source for marker in SOLUTION_MARKERS):
-        raise SourceError(f"{where}: a [solution] cell needs ### BEGIN SOLUTION and "
-                          "### END SOLUTION lines around the student's part")
+    elif kind.solution and not markers().has_solution(source):
+        raise SourceError(f"{where}: a [solution] cell needs {SOLUTION_MARKERS[0]} and "
+                          f"{SOLUTION_MARKERS[1]} lines around the student's part")
     tags = [*kind.tags, *header.get("tags", [])]
     new = new_markdown_cell(source) if kind.cell_type == "markdown" else new_code_cell(source)
     if grade_id is not None:

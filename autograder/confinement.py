@@ -37,6 +37,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.limits import BWRAP_PROBE_S, SHM_MB
+
 _LOCK = threading.RLock()
 SANDBOX_UID = 65534  # "nobody"
 ROOT = Path("/sandbox")
@@ -46,7 +48,6 @@ KIT = ROOT / "kit"
 CACHE = ROOT / "cache"  # the submission's copy of the dataset cache, in the tmpfs
 CACHE_SOURCE = ROOT / "cache-source"  # a read-only snapshot that it is copied from
 TMP = ROOT / "tmp"  # /tmp links here: one size cap for every file the sandbox writes
-SHM_MB = 64  # /dev/shm (multiprocessing's semaphores and queues)
 # Read by the dynamic linker, by getpwuid() and by time zone code: no secrets.
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "fonts",
              "passwd", "group", "alternatives", "hosts")
@@ -229,7 +230,7 @@ def self_test(bwrap: Bubblewrap) -> str | None:
                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True)
                 try:
-                    out, err = process.communicate(timeout=120)
+                    out, err = process.communicate(timeout=BWRAP_PROBE_S)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.communicate()

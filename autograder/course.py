@@ -4,7 +4,7 @@ Layout under ``root`` (default ``build/course``; git ignores ``build/``), nbgrad
 ``{nbgrader_step}/{student_id}/{assignment_id}`` (``CourseDirectory``) plus the kit's own
 folders::
 
-    nbgrader_config.py                      copied from autograder/nbgrader_config.py
+    nbgrader_config.py                      autograder/nbgrader_config.py, limits written in
     source/<assignment>/<assignment>.ipynb  staged from notebooks/<assignment>.ipynb
     release/<assignment>/...                the student version
     submitted/<student>/<assignment>/...    collected submissions (+ timestamp.txt)
@@ -62,15 +62,16 @@ from autograder.leaks import find_feedback_leaks, find_leaks, readable_text
 from autograder.nbgrader_api import (
     CONFIG_FILE,
     course_config,
+    course_config_text,
     describe_validation,
     grade_id,
     gradebook_url,
     is_test_cell,
+    markers,
 )
 from cs182meta.settings import grading_environment
 
 DEFAULT_ROOT = sources.REPO / "build" / "course"
-CONFIG = Path(__file__).with_name("nbgrader_config.py")
 PARTIAL_CREDIT = "partial_credit"  # source test cell metadata["cs182meta"][...] opts in
 NBGRADER_STEPS = ("source", "release", "submitted", "autograded", "feedback")
 # The columns of nbgrader's own CSV export, kept so that existing spreadsheets still fit.
@@ -282,7 +283,7 @@ class Course:
     def prepare(self, assignments: list[str]) -> None:
         """Create the folder, its config, and stage the source notebooks."""
         self.root.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(CONFIG, self.config_file)
+        self.config_file.write_text(course_config_text())
         self.__dict__.pop("_directory", None)  # the config may have changed
         for name in assignments:
             notebook = sources.NOTEBOOKS / f"{name}.ipynb"
@@ -383,7 +384,8 @@ class Course:
             self.nbgrader("generate_assignment", name, "--force", "--create")
             self._assignments.pop(name, None)
             release = self.notebook("release", name)
-            leaks = find_leaks(nbformat.read(source, 4), nbformat.read(release, 4))
+            leaks = find_leaks(nbformat.read(source, 4), nbformat.read(release, 4),
+                               markers(self.root))
             if leaks:
                 shutil.rmtree(self.folder("release", name))
                 raise GradingError(
@@ -466,13 +468,13 @@ class Course:
         (:func:`autograder.leaks.find_feedback_leaks`): remove each file that leaks, then
         raise GradingError naming them and what leaked."""
         source = self.assignment(assignment).source
-        problems = []
+        delimiters, problems = markers(self.root), []
         for student in self.students("autograded", assignment):
             folder = self.folder("feedback", assignment, student)
             graded = self.notebook("autograded", assignment, student)
             student_nb = nbformat.read(graded, 4) if graded.exists() else None
             for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-                leaks = find_feedback_leaks(source, readable_text(file), student_nb)
+                leaks = find_feedback_leaks(source, readable_text(file), student_nb, delimiters)
                 if leaks:
                     file.unlink()
                     shown = leaks[:5] + ([f"... and {len(leaks) - 5} more"] if len(leaks) > 5 else [])

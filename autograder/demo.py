@@ -10,7 +10,7 @@ from autograder.class_results import load
 from autograder.course import Course
 from autograder.grades import cell_scores, format_table
 from autograder.grading import grade_submissions, pending
-from autograder.isolated import Limits
+from autograder.limits import Limits
 from autograder.report import write_report
 from autograder.samples import CORRECT_SAMPLES, bug_sample_name, write_samples
 from autograder.submissions import collect

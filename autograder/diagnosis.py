@@ -26,6 +26,7 @@ from nbconvert.filters import strip_ansi
 
 from autograder import sources
 from autograder.authoring import PlantedBug
+from autograder.nbgrader_api import grade_id, is_test_cell
 
 FORMAT = 1
 NOT_ATTEMPTED = "NotImplementedError"  # the release's stub raises it
@@ -68,12 +69,10 @@ def failures(nb) -> dict[str, str]:
     dict, as ``json.load`` gives it, is enough)."""
     found = {}
     for cell in nb["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        # an autograded test cell (as nbgrader_api.is_test_cell, on a plain dict)
-        if cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution"):
+        if is_test_cell(cell):
             failure = cell_failure(cell)
             if failure is not None:
-                found[meta["grade_id"]] = failure
+                found[grade_id(cell)] = failure
     return found
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import html
 import re
 import sys
@@ -45,13 +46,11 @@ from traitlets import Bool
 
 from autograder.course import Course
 from autograder.diagnosis import Catalogue, failures
-from autograder.nbgrader_api import grade_id, is_test_cell
+from autograder.leaks import MIN_LENGTH
+from autograder.nbgrader_api import HIDDEN, REFERENCE, Markers, grade_id, is_test_cell, markers
 
-BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"  # nbgrader's default delimiters
 PLACEHOLDER = "# (hidden tests: not shown)"
 WITHHELD = "(a line of the hidden tests: not shown)"
-MIN_LENGTH = 6  # shorter lines (`x = 1`, `)`) give nothing away; as in autograder.leaks
-REFERENCE = re.compile(r"\b_reference_(\w+)")
 HINT_CLASS = "cs182meta-hint"
 HINT_STYLE = "background: #fff8e1; border-left: 4px solid #f0b400; padding: 4px 8px"
 _CELL_FRAME = re.compile(r"^Cell In\[(\d+)\], line (\d+)")
@@ -66,26 +65,31 @@ class Split:
     line_map: dict[int, int] = field(default_factory=dict)  # run line → shown line (1-based)
 
 
-def split_hidden(source: str, begin: str = BEGIN, end: str = END) -> Split | None:
+def split_hidden(source: str, delimiters: Markers | None = None) -> Split | None:
     """``source`` without its hidden regions (``None`` if it has none); like nbgrader's
-    ``ClearHiddenTests``, a line holding a delimiter starts or ends a region."""
-    split, inside, found = Split(), False, False
-    for number, line in enumerate(source.split("\n"), start=1):
-        if begin in line:
-            if inside:
-                raise ValueError(f"nested '{begin}' at line {number}")
-            inside = found = True
-            split.shown.append(line[: len(line) - len(line.lstrip())] + PLACEHOLDER)
-        elif end in line:
-            inside = False
-        elif inside:
+    ``ClearHiddenTests``, a line holding a delimiter starts or ends a region
+    (:meth:`Markers.regions <autograder.nbgrader_api.Markers.regions>`; ``delimiters``
+    default to the kit's)."""
+    delimiters = delimiters or markers()
+    regions = delimiters.regions(source, HIDDEN)
+    if not regions:
+        return None
+    starts = {region.begin: region for region in regions}
+    split, inside = Split(), None
+    for index, line in enumerate(source.split("\n")):
+        if index in starts:
+            inside = starts[index]
+            split.shown.append(inside.indent + PLACEHOLDER)
+        elif inside is not None and index == inside.end:
+            inside = None
+        elif inside is not None:
             split.hidden.append(line)
+        elif delimiters.end_hidden in line:  # a stray end: nbgrader drops it too
+            continue
         else:
             split.shown.append(line)
-            split.line_map[number] = len(split.shown)
-    if inside:
-        raise ValueError(f"'{begin}' without '{end}'")
-    return split if found else None
+            split.line_map[index + 1] = len(split.shown)
+    return split
 
 
 def _lines(text: str) -> set[str]:
@@ -95,8 +99,8 @@ def _lines(text: str) -> set[str]:
 class _Scrubber:
     """Tells and removes what would give a hidden test away in a piece of output."""
 
-    def __init__(self, secret: set[str], begin: str, end: str):
-        self.secret, self.markers = secret, (begin, end)
+    def __init__(self, secret: set[str], delimiters: Markers):
+        self.secret, self.markers = secret, delimiters.delimiters(HIDDEN)
 
     def leaks(self, text: str) -> bool:
         plain = strip_ansi(text)
@@ -141,12 +145,14 @@ def _error(output, cells: dict, splits: dict, scrub: _Scrubber):
     return output
 
 
-def student_view(nb, begin: str = BEGIN, end: str = END):
-    """A copy of the graded notebook ``nb`` as a student may see it (module docstring)."""
+def student_view(nb, delimiters: Markers | None = None):
+    """A copy of the graded notebook ``nb`` as a student may see it (module docstring);
+    ``delimiters``: the course's (default: the kit's, :func:`autograder.nbgrader_api.markers`)."""
+    delimiters = delimiters or markers()
     nb = copy.deepcopy(nb)
     splits = {}
     for cell in nb.cells:
-        split = split_hidden(cell.source, begin, end) if is_test_cell(cell) else None
+        split = split_hidden(cell.source, delimiters) if is_test_cell(cell) else None
         if split is not None:
             splits[id(cell)] = split
     hidden, public = set(), set()
@@ -156,7 +162,7 @@ def student_view(nb, begin: str = BEGIN, end: str = END):
         public |= _lines("\n".join(split.shown) if split else cell.source)
     outside = "\n".join(public)  # a hidden line inside a visible one gives nothing away
     scrub = _Scrubber({line for line in hidden - public
-                       if len(line) >= MIN_LENGTH and line not in outside}, begin, end)
+                       if len(line) >= MIN_LENGTH and line not in outside}, delimiters)
     cells = {c.get("execution_count"): c for c in nb.cells
              if c.cell_type == "code" and c.get("execution_count") is not None}
     for cell in nb.cells:
@@ -195,14 +201,18 @@ def hint_output(hint: str):
 
 class HideHiddenTests(ClearHiddenTests):
     """The feedback conversion's first step: :func:`student_view`, with the delimiters
-    configured for nbgrader's ``ClearHiddenTests``, and :func:`add_hints` when the course
+    configured for nbgrader's ``ClearSolutions`` and ``ClearHiddenTests`` (or for this
+    class), and :func:`add_hints` when the course
     folder (the working directory) holds the assignment's misconception catalogue."""
 
     hints = Bool(True, help="add a hint under a failure that looks like a planted bug's"
                  ).tag(config=True)
 
     def preprocess(self, nb, resources):
-        view = student_view(nb, self.begin_test_delimeter, self.end_test_delimeter)
+        delimiters = dataclasses.replace(Markers.from_config(self.config),
+                                         begin_hidden=self.begin_test_delimeter,
+                                         end_hidden=self.end_test_delimeter)
+        view = student_view(nb, delimiters)
         assignment = resources.get("nbgrader", {}).get("assignment")
         path = Course(Path.cwd()).misconceptions_path(assignment)
         if self.hints and assignment and path.exists():

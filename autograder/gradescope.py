@@ -25,15 +25,15 @@ from autograder import sources
 from autograder.course import Course
 from autograder.diagnosis import failures
 from autograder.feedback import student_view
-from autograder.isolated import GRADESCOPE_LIMITS, IsolatedGrader, Limits
+from autograder.isolated import IsolatedGrader
 from autograder.leaks import find_feedback_leaks
+from autograder.limits import GRADESCOPE_LIMITS, MAX_NOTEBOOK_BYTES, Limits
+from autograder.limits import GRADESCOPE_MAX_MESSAGE as MAX_OUTPUT
+from autograder.limits import GRADESCOPE_MAX_RESULTS as MAX_RESULTS
 from autograder.nbgrader_api import grade_id
-from autograder.sandbox import MAX_NOTEBOOK_BYTES
 from autograder.submissions import collect, is_junk
 
 STUDENT = "student"
-MAX_OUTPUT = 10_000  # characters of one message in results.json
-MAX_RESULTS = 1_000_000  # characters of results.json
 KIT_FILES = ("pyproject.toml", "README.md", "cs182meta", "autograder")
 
 SETUP_SH = """\

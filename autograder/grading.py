@@ -8,7 +8,8 @@ from pathlib import Path
 
 from autograder.course import Course
 from autograder.grades import cell_scores, format_table
-from autograder.isolated import IsolatedGrader, Limits, Outcome, warm_cache
+from autograder.isolated import IsolatedGrader, Outcome, warm_cache
+from autograder.limits import Limits
 from autograder.submissions import collect
 
 

@@ -58,31 +58,20 @@ from traitlets.config import Config
 from autograder import confinement
 from autograder.confinement import MemoryCgroup
 from autograder.course import Course, total
+from autograder.limits import (
+    MAX_ATTACHMENT,
+    MAX_NOTEBOOK_BYTES,
+    MAX_RESULTS_BYTES,
+    Limits,
+)
 from autograder.nbgrader_api import (
     autograde_preprocessors,
     grade_id,
     is_test_cell,
     run_preprocessors,
 )
-from autograder.sandbox import MAX_NOTEBOOK_BYTES, cap_outputs, error_output, mark_unexecuted
+from autograder.sandbox import cap_outputs, error_output, mark_unexecuted
 from cs182meta.settings import grading_environment
-
-MAX_RESULTS_BYTES = 64 * 2**20  # everything one sandbox hands back
-MAX_ATTACHMENT = 2 * 2**20  # characters of one markdown attachment (base64)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-submission limits. ``memory_mb`` bounds the RSS of the whole process tree."""
-
-    wall_s: float = 600.0
-    cell_s: int = 120
-    memory_mb: int = 3072
-    work_mb: int = 1024  # the sandbox's private tmpfs (working folder and HOME)
-
-
-# Gradescope stops an autograder at its own timeout (10 min by default): stay inside it.
-GRADESCOPE_LIMITS = Limits(wall_s=540)
 
 
 @dataclass

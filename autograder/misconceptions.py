@@ -15,7 +15,7 @@ from pathlib import Path
 from autograder.course import Course, GradingError
 from autograder.diagnosis import failures, write_signatures
 from autograder.grading import grade_pending
-from autograder.isolated import Limits
+from autograder.limits import Limits
 from autograder.samples import bug_sample_name, write_samples
 from autograder.submissions import collect
 

@@ -35,8 +35,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from mutmut.mutation.mutators import mutation_operators
 
 from autograder import sources
-from autograder.authoring import SOLUTION_MARKERS
-from autograder.nbgrader_api import grade_id
+from autograder.limits import MUTANT_S
+from autograder.nbgrader_api import SOLUTION, grade_id, markers
 from cs182meta.settings import grading_environment
 
 KILLED, SURVIVED, TIMEOUT, EQUIVALENT = "killed", "survived", "timeout", "equivalent"
@@ -151,10 +151,9 @@ OPERATORS = [*mutation_operators, *OUR_OPERATORS]
 
 
 def _solution_lines(source: str) -> range:
-    lines = source.splitlines()
-    begin = next(i for i, line in enumerate(lines, 1) if line.strip() == SOLUTION_MARKERS[0])
-    end = next(i for i, line in enumerate(lines, 1) if line.strip() == SOLUTION_MARKERS[1])
-    return range(begin + 1, end)
+    """The line numbers (from 1) inside the cell's first solution region."""
+    region = markers().regions(source, SOLUTION)[0]
+    return range(region.begin + 2, region.end + 1)
 
 
 def _code_lines(text: str) -> list[str]:
@@ -323,7 +322,7 @@ def _grading_process():
         _set_environ(saved_env)
 
 
-def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: float = 60.0,
+def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: float = MUTANT_S,
             report: Callable[[str], None] = lambda line: None) -> list[ExerciseResult]:
     """Mutation analysis of ``notebook``'s exercises (all of them by default)."""
     nb = sources.notebook(notebook)
@@ -386,7 +385,7 @@ def survivors(result: ExerciseResult) -> Iterator[str]:
     return (key for key, status in result.status.items() if status == SURVIVED)
 
 
-def mutate(notebooks: list[str], exercises: list[str] | None = None, limit_s: float = 60.0,
+def mutate(notebooks: list[str], exercises: list[str] | None = None, limit_s: float = MUTANT_S,
            out: Path | None = None) -> list[ExerciseResult]:
     """Analyse ``notebooks`` (``exercises`` only, if given, across them), print the table
     and every survivor, optionally save the statuses as JSON; raise if a survivor is left."""

@@ -9,7 +9,6 @@ text to stderr while the tests call them) and one ``bug-<n>`` per planted bug
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 
 import nbformat
@@ -17,9 +16,7 @@ from nbgrader.utils import is_solution
 
 from autograder.authoring import PlantedBug
 from autograder.course import Course
-from autograder.nbgrader_api import grade_id
-
-_SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION\n?", re.M | re.S)
+from autograder.nbgrader_api import SOLUTION, Markers, grade_id, markers
 
 STDERR_NOISE = """\
 import sys as _sys
@@ -53,16 +50,19 @@ def first_bug_per_exercise(bugs: list[PlantedBug]) -> set[str]:
     return {bug_sample_name(n) for n in _first_of_each_exercise(bugs)}
 
 
-def answer(source_cell_text: str, noise: str = "") -> str:
-    """The source cell as a student would submit it: markers gone, answer kept."""
-
-    def fill(match: re.Match) -> str:
-        indent, body = match.group(1), match.group(2)
-        extra = "".join(indent + line + "\n" for line in noise.splitlines())
-        return extra + body
-
-    return _SOLUTION.sub(fill, source_cell_text if source_cell_text.endswith("\n")
-                         else source_cell_text + "\n").rstrip("\n")
+def answer(source_cell_text: str, noise: str = "", delimiters: Markers | None = None) -> str:
+    """The source cell as a student would submit it: markers gone, answer kept; ``noise``
+    goes first in each solution region, at the indentation of its begin line."""
+    regions = (delimiters or markers()).regions(source_cell_text, SOLUTION)
+    begins = {region.begin: region.indent for region in regions}
+    ends = {region.end for region in regions}
+    lines = []
+    for index, line in enumerate(source_cell_text.split("\n")):
+        if index in begins:
+            lines += [begins[index] + extra for extra in noise.splitlines()]
+        elif index not in ends:
+            lines.append(line)
+    return "\n".join(lines).rstrip("\n")
 
 
 def _plant(text: str, bug: PlantedBug) -> str:

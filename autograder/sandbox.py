@@ -30,14 +30,9 @@ from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 
-from autograder.nbgrader_api import is_test_cell
-
 # Caps on what one output keeps (a note says what was cut); the feedback shows the rest.
-MAX_TEXT = 100_000  # characters of one stream, text/* value, error value or traceback
-MAX_DATA = 2_000_000  # characters of one binary (base64) value: a picture
-MAX_OUTPUTS = 500  # outputs of one cell
-MAX_CELL = 4_000_000  # characters of all outputs of one cell
-MAX_NOTEBOOK_BYTES = 64 * 2**20  # a submitted notebook
+from autograder.limits import MAX_CELL, MAX_DATA, MAX_NOTEBOOK_BYTES, MAX_OUTPUTS, MAX_TEXT
+from autograder.nbgrader_api import is_test_cell
 
 
 def error_output(name: str, message: str):

@@ -11,6 +11,7 @@ from types import ModuleType
 import nbformat
 
 from autograder.authoring import PlantedBug, SourceError, compact, expand
+from autograder.nbgrader_api import grade_id as _grade_id
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -110,8 +111,7 @@ def equivalent_mutants(name: str) -> dict[str, str]:
 def cell_namespace(name: str, grade_ids: list[str]) -> dict:
     """Run the cells ``grade_ids`` of notebook ``name`` (solutions included) in a fresh
     namespace and return it: how scripts such as benchmarks use a notebook's code."""
-    cells = {c.metadata["nbgrader"]["grade_id"]: c for c in notebook(name).cells
-             if "nbgrader" in c.metadata}
+    cells = {_grade_id(c): c for c in notebook(name).cells if _grade_id(c) is not None}
     namespace: dict = {}
     for grade_id in grade_ids:
         exec(compile(cells[grade_id].source, f"{name}:{grade_id}", "exec"), namespace)  # noqa: S102

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from autograder.course import Course, GradingError
-from autograder.sandbox import MAX_NOTEBOOK_BYTES
+from autograder.limits import MAX_NOTEBOOK_BYTES, MAX_STUDENT_ID
 
-_STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,63}$")
+_STUDENT_ID = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9.\-]{{0,{MAX_STUDENT_ID - 1}}}$")
 _LMS_ID = re.compile(r"^[0-9]+$")
 
 
@@ -118,7 +118,7 @@ def collect(course: Course, source: Path | str, assignments: list[str],
         student, assignment, name = found
         if not _STUDENT_ID.match(student):
             skipped.append(f"{relative}: {student[:80]!r} is not a usable student id (letters, "
-                           f"digits, '.', '-'; at most 64 characters)")
+                           f"digits, '.', '-'; at most {MAX_STUDENT_ID} characters)")
             continue
         if (student, assignment) in seen:
             skipped.append(f"{relative}: a second {assignment} for {student} in this upload "

@@ -21,7 +21,8 @@ import nbformat
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autograder.course import Course  # noqa: E402
-from autograder.isolated import IsolatedGrader, Limits, warm_cache  # noqa: E402
+from autograder.isolated import IsolatedGrader, warm_cache  # noqa: E402
+from autograder.limits import Limits  # noqa: E402
 from autograder.samples import filled  # noqa: E402
 from autograder.submissions import collect  # noqa: E402
 from cs182meta.device import describe  # noqa: E402

@@ -46,8 +46,9 @@ import psutil  # noqa: E402
 
 from autograder.course import Course  # noqa: E402
 from autograder.grading import grade_pending  # noqa: E402
-from autograder.isolated import Limits, warm_cache  # noqa: E402
+from autograder.isolated import warm_cache  # noqa: E402
 from autograder.lab import LabServer, kill_recorded  # noqa: E402
+from autograder.limits import Limits  # noqa: E402
 from autograder.nbgrader_api import grade_id  # noqa: E402
 from autograder.samples import answer, bug_sample_name, write_samples  # noqa: E402
 from autograder.submissions import collect  # noqa: E402

@@ -4,7 +4,7 @@ import sys
 import autograder.__main__ as autograder_cli
 from autograder import sources
 from autograder.course import Course
-from autograder.isolated import Limits
+from autograder.limits import Limits
 from cs182meta.__main__ import main
 
 

@@ -17,11 +17,17 @@ from nbformat.v4 import new_code_cell, new_notebook
 from autograder import sources
 from autograder.authoring import expand
 from autograder.course import Course, GradingError
-from autograder.feedback import PLACEHOLDER, WITHHELD, split_hidden
+from autograder.feedback import PLACEHOLDER, WITHHELD, HideHiddenTests, split_hidden, student_view
 from autograder.gradescope import _has_hidden_tests, results_for
-from autograder.isolated import IsolatedGrader, Limits
-from autograder.leaks import _secret_and_public_lines, find_feedback_leaks, readable_text
-from autograder.nbgrader_api import grade_id, is_test_cell
+from autograder.isolated import IsolatedGrader
+from autograder.leaks import (
+    _secret_and_public_lines,
+    find_feedback_leaks,
+    find_leaks,
+    readable_text,
+)
+from autograder.limits import Limits
+from autograder.nbgrader_api import HIDDEN, Markers, course_config, grade_id, is_test_cell, markers
 from autograder.submissions import collect
 
 NAME = "99_tiny"
@@ -236,15 +242,8 @@ def _message_text(node, source: str) -> str:
 
 
 def _hidden_asserts(cell):
-    lines = cell.source.split("\n")
-    hidden, inside = set(), False
-    for number, line in enumerate(lines, start=1):
-        if "BEGIN HIDDEN TESTS" in line:
-            inside = True
-        elif "END HIDDEN TESTS" in line:
-            inside = False
-        elif inside:
-            hidden.add(number)
+    hidden = {number + 1 for region in markers().regions(cell.source, HIDDEN)
+              for number in range(region.begin + 1, region.end)}
     return [n for n in ast.walk(ast.parse(cell.source))
             if isinstance(n, ast.Assert) and n.lineno in hidden]
 
@@ -273,3 +272,67 @@ def test_hidden_assertion_messages_teach_without_giving_the_answer(name):
         problems += [f"{where}: message {text!r} holds {line!r}" for line in reference
                      if line in text]
     assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------- the course's delimiters
+CUSTOM_CONFIG = ('c = get_config()\n'
+                 'c.ClearSolutions.begin_solution_delimeter = "<<< ANSWER"\n'
+                 'c.ClearSolutions.end_solution_delimeter = "ANSWER >>>"\n'
+                 'c.ClearHiddenTests.begin_test_delimeter = "<<< SECRET"\n'
+                 'c.ClearHiddenTests.end_test_delimeter = "SECRET >>>"\n')
+CUSTOM_SOLUTION = "def square(x):\n    # <<< ANSWER\n    result = x * x\n    return result\n    # ANSWER >>>"
+CUSTOM_TESTS = ("assert square(3) == 9\n# <<< SECRET\nassert square(-4) == 16, 'negative numbers'\n"
+                "# SECRET >>>\nassert square(0) == 0")
+
+
+def _custom_course(root):
+    """A course folder whose config sets other delimiters, and its source notebook."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "nbgrader_config.py").write_text(CUSTOM_CONFIG)
+    source = expand('# %% [solution] id="sq"\n### BEGIN SOLUTION\n### END SOLUTION\n\n'
+                    '# %% [tests] id="sq_tests" points=1\nassert True\n', "sq.py", NAME)
+    source.cells[0].source, source.cells[1].source = CUSTOM_SOLUTION, CUSTOM_TESTS
+    return markers(root), source
+
+
+def test_the_leak_checks_follow_the_courses_delimiters(tmp_path):
+    custom, source = _custom_course(tmp_path)
+    release = nbformat.v4.reads(nbformat.v4.writes(source))
+    release.cells[0].source = "def square(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    release.cells[1].source = "assert square(3) == 9\nassert square(0) == 0"
+    assert find_leaks(source, release, custom) == []
+    release.cells[0].source += "\n    result = x * x"
+    release.cells[1].source += "\n# SECRET >>>"
+    problems = " ".join(find_leaks(source, release, custom))
+    assert "secret line 'result = x * x'" in problems and "marker 'SECRET >>>'" in problems
+    assert find_leaks(source, release, Markers()) == []  # nbgrader's defaults see no region
+    hidden_line = "assert square(-4) == 16, 'negative numbers'"
+    assert find_feedback_leaks(source, f"----> 3 {hidden_line}", delimiters=custom)
+    assert find_feedback_leaks(source, "<<< SECRET", delimiters=custom)
+    assert find_feedback_leaks(source, "assert square(3) == 9", delimiters=custom) == []
+
+
+def test_the_feedback_cuts_the_courses_hidden_regions(tmp_path):
+    custom, graded = _custom_course(tmp_path)
+    hidden_line = "assert square(-4) == 16, 'negative numbers'"
+    graded.cells[1].outputs = [nbformat.v4.new_output(
+        "stream", name="stdout", text=f"warning at: {hidden_line}\n")]
+    for view in (student_view(graded, custom),  # and as nbgrader's feedback runs it:
+                 HideHiddenTests(config=course_config(tmp_path)).preprocess(graded, {})[0]):
+        tests = view.cells[1]
+        assert tests.source == f"assert square(3) == 9\n{PLACEHOLDER}\nassert square(0) == 0"
+        assert tests.outputs[0].text == WITHHELD + "\n"
+    assert student_view(graded, Markers()).cells[1].source == CUSTOM_TESTS  # defaults: no region
+
+
+def test_the_courses_feedback_check_uses_its_delimiters(tmp_path):
+    custom, source = _custom_course(tmp_path / "course")
+    course = Course(tmp_path / "course")
+    course.path("source", NAME).mkdir(parents=True)
+    nbformat.write(source, course.path("source", NAME, f"{NAME}.ipynb"))
+    leaky = course.path("feedback", "someone", NAME, f"{NAME}.html")
+    leaky.parent.mkdir(parents=True)
+    leaky.write_text("<pre>assert square(-4) == 16, 'negative numbers'</pre>")
+    with pytest.raises(GradingError, match="negative numbers"):
+        course.check_feedback(NAME)
+    assert not leaky.exists()

@@ -20,7 +20,6 @@ from autograder.course import Course
 from autograder.feedback import student_view
 from autograder.grades import cell_scores
 from autograder.grading import grade_pending
-from autograder.isolated import Limits
 from autograder.leaks import (
     _secret_and_public_lines,
     find_feedback_leaks,
@@ -28,6 +27,7 @@ from autograder.leaks import (
     hidden_only_lines,
     readable_text,
 )
+from autograder.limits import Limits
 from autograder.nbgrader_api import grade_id
 from autograder.samples import TWO_BUGS, bug_sample_name, two_bugs, write_samples
 from autograder.submissions import collect

@@ -21,7 +21,8 @@ from autograder.diagnosis import Catalogue, failures
 from autograder.grades import cell_scores
 from autograder.gradescope import build_zip
 from autograder.grading import grade_pending
-from autograder.isolated import IsolatedGrader, Limits, warm_cache
+from autograder.isolated import IsolatedGrader, warm_cache
+from autograder.limits import Limits
 from autograder.nbgrader_api import grade_id
 from autograder.samples import filled
 from autograder.submissions import collect

@@ -1,19 +1,28 @@
 """The kit's use of nbgrader (no kernels started)."""
 
+import pytest
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbformat.v4 import new_code_cell, new_notebook
 from nbgrader.converters import Autograde
-from nbgrader.preprocessors import Execute, OverwriteCells
+from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, Execute, OverwriteCells
+from traitlets.config import Config
 
 from autograder.authoring import expand
 from autograder.course import Course
 from autograder.isolated import sanitize_steps, score_steps
+from autograder.limits import Limits
 from autograder.nbgrader_api import (
+    HIDDEN,
+    SOLUTION,
+    Markers,
     course_config,
     describe_validation,
     grade_id,
     gradebook_url,
+    is_reference_name,
     is_test_cell,
+    markers,
+    reference_names,
     run_preprocessors,
 )
 
@@ -30,7 +39,7 @@ def test_course_config_is_the_course_folders(tmp_path):
     assert course_config(tmp_path) == {}  # no file: nbgrader's defaults
     course = Course(tmp_path / "course")
     course.prepare([])
-    assert course_config(course.root).Execute.timeout == 120
+    assert course_config(course.root).Execute.timeout == Limits().cell_s
 
 
 def test_validation_failures_name_each_cell_and_error():
@@ -105,3 +114,59 @@ def test_a_disabled_preprocessor_does_nothing():
     assert grade_id(kept.cells[0]) == "t"
     cleared = run_preprocessors([ClearMetadataPreprocessor(enabled=True)], nb, {})
     assert grade_id(cleared.cells[0]) is None
+
+
+# ---------------------------------------------------------------------- markers
+CUSTOM = ('c = get_config()\n'
+          'c.ClearSolutions.begin_solution_delimeter = "<<< ANSWER"\n'
+          'c.ClearSolutions.end_solution_delimeter = "ANSWER >>>"\n'
+          'c.ClearHiddenTests.begin_test_delimeter = "<<< SECRET"\n'
+          'c.ClearHiddenTests.end_test_delimeter = "SECRET >>>"\n')
+
+
+def test_the_default_markers_are_nbgraders():
+    solutions, hidden = ClearSolutions(), ClearHiddenTests()
+    assert Markers() == Markers(solutions.begin_solution_delimeter, solutions.end_solution_delimeter,
+                                hidden.begin_test_delimeter, hidden.end_test_delimeter)
+    assert Markers.from_config(Config()) == Markers() == markers()  # the kit's config sets none
+
+
+def test_markers_follow_the_course_config(tmp_path):
+    course = Course(tmp_path / "course")
+    course.prepare([])
+    assert markers(course.root) == Markers()
+    (tmp_path / "nbgrader_config.py").write_text(CUSTOM)
+    custom = markers(tmp_path)
+    assert custom == Markers("<<< ANSWER", "ANSWER >>>", "<<< SECRET", "SECRET >>>")
+    assert custom.has_hidden("x\n# <<< SECRET\ny\n# SECRET >>>")
+    assert not custom.has_hidden("### BEGIN HIDDEN TESTS\ny\n### END HIDDEN TESTS")
+
+
+def test_regions_are_cut_as_nbgrader_cuts_them():
+    source = ("a = 1\n    ### BEGIN HIDDEN TESTS\n    b = 2\n    ### END HIDDEN TESTS\nc = 3\n"
+              "### BEGIN SOLUTION\nd = 4\n### END SOLUTION\n### BEGIN HIDDEN TESTS\ne = 5\n"
+              "### END HIDDEN TESTS")
+    cell = graded_tests("t", 1, "x = 1")
+    cell.source = source
+    nbgrader_cut, _ = ClearHiddenTests().preprocess_cell(cell, {}, 0)
+    outside, inside = Markers().split(source, (HIDDEN,))
+    assert outside == nbgrader_cut.source.split("\n")
+    assert inside == {HIDDEN: ["    b = 2", "e = 5"]}
+    outside, inside = Markers().split(source)
+    assert outside == ["a = 1", "c = 3"] and inside[SOLUTION] == ["d = 4"]
+    assert [(r.begin, r.end, r.indent) for r in Markers().regions(source, HIDDEN)] == [
+        (1, 3, "    "), (8, 10, "")]
+    with pytest.raises(ValueError, match="without"):
+        Markers().regions("### BEGIN SOLUTION\nx = 1", SOLUTION)
+    with pytest.raises(ValueError, match="nested"):
+        Markers().regions("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", SOLUTION)
+
+
+def test_reference_names_and_plain_dict_cells():
+    assert is_reference_name("_reference_prototypes") and not is_reference_name("prototypes")
+    assert reference_names("f(_reference_a) + _reference_b_2 + my_reference_c") == {
+        "_reference_a", "_reference_b_2"}
+    cell = dict(graded_tests("t", 1, "assert True"))
+    cell["metadata"] = dict(cell["metadata"])
+    assert is_test_cell(cell) and grade_id(cell) == "t"
+    assert not is_test_cell({"cell_type": "code", "source": ""})

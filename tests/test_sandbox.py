@@ -28,17 +28,17 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
 from autograder import confinement, submissions
 from autograder.authoring import expand
-from autograder.course import CONFIG, Course
+from autograder.course import Course
 from autograder.grades import cell_scores
 from autograder.gradescope import build_zip, capped
 from autograder.isolated import (
     IsolatedGrader,
-    Limits,
     Results,
     clean_submission,
     pass_or_fail,
 )
-from autograder.nbgrader_api import grade_id
+from autograder.limits import Limits
+from autograder.nbgrader_api import course_config_text, grade_id
 from autograder.samples import filled
 from autograder.sandbox import MAX_CELL, MAX_DATA, MAX_TEXT, cap_outputs
 from autograder.submissions import collect
@@ -90,7 +90,7 @@ needs_bwrap = pytest.mark.skipif(BWRAP_PROBLEM is not None,
 def tiny_course(root: Path) -> Course:
     course = Course(root)
     course.root.mkdir(parents=True)
-    shutil.copyfile(CONFIG, course.root / "nbgrader_config.py")
+    course.config_file.write_text(course_config_text())
     source = course.notebook("source", A)
     source.parent.mkdir(parents=True)
     nbformat.write(expand(SOURCE, "tiny.py", A), source)
