@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from autograder.course import Course, GradedCell, total
 from autograder.diagnosis import Catalogue, Misconception, failures
+from autograder.nbgrader_api import grade_id
 
 
 class ReportInputError(ValueError):
@@ -60,7 +61,7 @@ def _errors(nb: dict) -> dict[str, str]:
     for cell in nb["cells"]:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                name = grade_id(cell)
                 if name:
                     found.setdefault(name, f"{output.get('ename')}: {output.get('evalue')}")
     return found

@@ -61,11 +61,13 @@ from autograder.diagnosis import Catalogue, StaleSignatures, catalogue
 from autograder.leaks import find_feedback_leaks, find_leaks, readable_text
 from autograder.nbgrader_api import (
     CONFIG_FILE,
+    Markers,
     course_config,
     course_config_text,
     describe_validation,
     grade_id,
     gradebook_url,
+    is_graded,
     is_test_cell,
     markers,
 )
@@ -137,8 +139,7 @@ class Assignment:
         """The graded cells of the source, in the notebook's order."""
         return [GradedCell(grade_id(c), "code" if c.cell_type == "code" else "markdown",
                            float(c.metadata["nbgrader"].get("points", 0)))
-                for c in self.source.cells
-                if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+                for c in self.source.cells if is_graded(c)]
 
     @property
     def tests(self) -> list[GradedCell]:
@@ -151,6 +152,13 @@ class Assignment:
     @property
     def points(self) -> float:
         return sum(c.max_score for c in self.cells)
+
+    @cached_property
+    def hidden_tests(self) -> set[str]:
+        """The test cells with hidden tests (as the course's delimiters mark them)."""
+        delimiters = self.course.markers()
+        return {grade_id(c) for c in self.source.cells
+                if is_test_cell(c) and delimiters.has_hidden(c.source)}
 
     @cached_property
     def partial_credit(self) -> dict[str, float]:
@@ -211,6 +219,10 @@ class Course:
         """The course's nbgrader configuration (its ``nbgrader_config.py``)."""
         return course_config(self.root)
 
+    def markers(self) -> Markers:
+        """nbgrader's solution and hidden-test delimiters, as this course configures them."""
+        return markers(self.root)
+
     @cached_property
     def _directory(self) -> CourseDirectory:
         """nbgrader's own path logic, with the course's config (its folder names)."""
@@ -241,12 +253,13 @@ class Course:
 
     def students(self, step: str, assignment: str) -> list[str]:
         """The students with a notebook of ``assignment`` in ``step`` (``submitted`` or
-        ``autograded``), sorted."""
+        ``autograded``), or with a folder of it (``feedback``: HTML and whatever else
+        the feedback wrote), sorted."""
         folder = self.step_folder(step)
         if not folder.is_dir():
             return []
-        return sorted(d.name for d in folder.iterdir()
-                      if self.notebook(step, assignment, d.name).is_file())
+        found = (self.folder if step == "feedback" else self.notebook)
+        return sorted(d.name for d in folder.iterdir() if found(step, assignment, d.name).exists())
 
     def graded_assignments(self) -> list[str]:
         """Assignments with at least one autograded submission."""
@@ -385,7 +398,7 @@ class Course:
             self._assignments.pop(name, None)
             release = self.notebook("release", name)
             leaks = find_leaks(nbformat.read(source, 4), nbformat.read(release, 4),
-                               markers(self.root))
+                               self.markers())
             if leaks:
                 shutil.rmtree(self.folder("release", name))
                 raise GradingError(
@@ -468,8 +481,8 @@ class Course:
         (:func:`autograder.leaks.find_feedback_leaks`): remove each file that leaks, then
         raise GradingError naming them and what leaked."""
         source = self.assignment(assignment).source
-        delimiters, problems = markers(self.root), []
-        for student in self.students("autograded", assignment):
+        delimiters, problems = self.markers(), []
+        for student in self.students("feedback", assignment):
             folder = self.folder("feedback", assignment, student)
             graded = self.notebook("autograded", assignment, student)
             student_nb = nbformat.read(graded, 4) if graded.exists() else None

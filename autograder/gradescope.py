@@ -19,7 +19,6 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 import nbformat
-from nbgrader.utils import is_grade
 
 from autograder import sources
 from autograder.course import Course
@@ -30,7 +29,7 @@ from autograder.leaks import find_feedback_leaks
 from autograder.limits import GRADESCOPE_LIMITS, MAX_NOTEBOOK_BYTES, Limits
 from autograder.limits import GRADESCOPE_MAX_MESSAGE as MAX_OUTPUT
 from autograder.limits import GRADESCOPE_MAX_RESULTS as MAX_RESULTS
-from autograder.nbgrader_api import grade_id
+from autograder.nbgrader_api import Markers, grade_id
 from autograder.submissions import collect, is_junk
 
 STUDENT = "student"
@@ -89,11 +88,7 @@ def build_zip(course: Course, assignment: str, out_dir: Path, hints: bool = True
     return target
 
 
-def _has_hidden_tests(source_nb) -> set[str]:
-    return {grade_id(c) for c in source_nb.cells if "BEGIN HIDDEN TESTS" in c.source and is_grade(c)}
-
-
-def _cell_output(cell, source_nb=None, student_nb=None) -> str:
+def _cell_output(cell, source_nb=None, student_nb=None, delimiters: Markers | None = None) -> str:
     """``ExceptionType: message`` per error of a cell of the :func:`student_view`, or
     ``passed``; a message that would still quote a hidden test is withheld."""
     errors = []
@@ -101,7 +96,8 @@ def _cell_output(cell, source_nb=None, student_nb=None) -> str:
         if output.output_type != "error":
             continue
         text = f"{output.ename}: {output.evalue}"
-        if source_nb is not None and find_feedback_leaks(source_nb, text, student_nb):
+        if source_nb is not None and find_feedback_leaks(source_nb, text, student_nb,
+                                                         delimiters):
             text = f"{output.ename} (its message is withheld: it quotes the hidden tests)"
         errors.append(text)
     return "\n".join(errors) if errors else "passed"
@@ -116,25 +112,27 @@ def _hints(course: Course, assignment: str, graded_nb) -> dict[str, list[str]]:
     return catalogue.hints(failures(graded_nb))
 
 
-def results_for(course: Course, assignment: str, hidden: set[str], message: str,
-                student: str = STUDENT) -> dict:
+def results_for(course: Course, assignment: str, message: str, student: str = STUDENT) -> dict:
     """results.json content from ``student``'s autograded notebook (or zeros if there is
     none): what the feedback shows, so no hidden test (see :mod:`autograder.feedback`);
     scores by the course's one score rule (:meth:`Course.scores`)."""
     autograded = course.notebook("autograded", assignment, student)
     source = course.notebook("source", assignment)
-    source_nb = course.assignment(assignment).source if source.exists() else None
+    staged, delimiters = course.assignment(assignment), course.markers()
+    source_nb = staged.source if source.exists() else None
+    hidden = staged.hidden_tests if source.exists() else set()
     cells, graded_nb = {}, None
     if autograded.exists():
         graded_nb = nbformat.read(autograded, 4)
-        cells = {grade_id(c): c for c in student_view(graded_nb).cells if grade_id(c)}
+        cells = {grade_id(c): c for c in student_view(graded_nb, delimiters).cells
+                 if grade_id(c)}
     graded_cells, table = course.scores(assignment, student)
     scores = table.get(student, {}) if autograded.exists() else {}
     hints = _hints(course, assignment, graded_nb)
     tests = []
     for test in (c for c in graded_cells if c.kind == "code"):
         name = test.name
-        output = (_cell_output(cells[name], source_nb, graded_nb) if name in cells
+        output = (_cell_output(cells[name], source_nb, graded_nb, delimiters) if name in cells
                   else message or "not graded")
         tests.append({
             "name": name,
@@ -207,7 +205,6 @@ def run(root: Path, assignment: str, limits: Limits = GRADESCOPE_LIMITS) -> dict
     with tempfile.TemporaryDirectory(prefix="cs182meta-gs-") as tmp:
         course = Course(Path(tmp) / "course")
         shutil.copytree(packaged, course.root)
-        hidden = _has_hidden_tests(course.assignment(assignment).source)
         message = ""
         try:
             submission, message = _pick_submission(root / "submission", assignment)
@@ -224,7 +221,7 @@ def run(root: Path, assignment: str, limits: Limits = GRADESCOPE_LIMITS) -> dict
             print(traceback.format_exc())  # the staff see stdout; the student does not
             message = "the grader failed on this submission; please tell the course staff"
         try:
-            results = results_for(course, assignment, hidden, message)
+            results = results_for(course, assignment, message)
         except Exception:  # noqa: BLE001
             print(traceback.format_exc())
             results = {"score": 0.0, "output": message or "the grader failed; please tell "

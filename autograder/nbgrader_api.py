@@ -71,6 +71,12 @@ def grade_id(cell) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
+def is_graded(cell) -> bool:
+    """A cell that carries points: an autograded test or answer, or a written answer (a
+    plain dict cell is enough)."""
+    return bool(utils.is_grade(NotebookNode(metadata=cell.get("metadata", {}))))
+
+
 def is_test_cell(cell) -> bool:
     """An autograded test cell: graded code that the student does not write (a plain dict
     cell is enough)."""

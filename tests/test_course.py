@@ -81,6 +81,8 @@ def test_students_are_those_with_the_notebook_in_that_step(tmp_path):
     course.folder("submitted", "01_blackbox", "kim").mkdir(parents=True)  # another notebook
     (course.step_folder("submitted") / "stray.txt").write_text("")
     assert course.students("submitted", A) == ["amy", "zoe"]
+    course.folder("feedback", A, "amy").mkdir(parents=True)  # feedback: HTML, no notebook
+    assert course.students("feedback", A) == ["amy"]
     assert course.students("autograded", A) == []
 
 

@@ -18,7 +18,7 @@ from autograder import sources
 from autograder.authoring import expand
 from autograder.course import Course, GradingError
 from autograder.feedback import PLACEHOLDER, WITHHELD, HideHiddenTests, split_hidden, student_view
-from autograder.gradescope import _has_hidden_tests, results_for
+from autograder.gradescope import results_for
 from autograder.isolated import IsolatedGrader
 from autograder.leaks import (
     _secret_and_public_lines,
@@ -173,8 +173,9 @@ def test_a_warning_from_a_hidden_line_does_not_print_the_line(tiny):
 
 def test_gradescope_results_show_type_and_message_only(tiny):
     course, _ = tiny
-    source = nbformat.read(course.notebook("source", NAME), 4)
-    results = results_for(course, NAME, _has_hidden_tests(source), "")
+    results = results_for(course, NAME, "")
+    assert {t["name"]: t["visibility"] for t in results["tests"]} == {
+        "square_tests": "after_published", "cube_tests": "after_published"}
     outputs = {t["name"]: t["output"] for t in results["tests"]}
     assert outputs == {
         "square_tests": "AssertionError: square must also be right for negative and odd numbers",
@@ -328,9 +329,9 @@ def test_the_feedback_cuts_the_courses_hidden_regions(tmp_path):
 def test_the_courses_feedback_check_uses_its_delimiters(tmp_path):
     custom, source = _custom_course(tmp_path / "course")
     course = Course(tmp_path / "course")
-    course.path("source", NAME).mkdir(parents=True)
-    nbformat.write(source, course.path("source", NAME, f"{NAME}.ipynb"))
-    leaky = course.path("feedback", "someone", NAME, f"{NAME}.html")
+    course.folder("source", NAME).mkdir(parents=True)
+    nbformat.write(source, course.notebook("source", NAME))
+    leaky = course.folder("feedback", NAME, "someone") / f"{NAME}.html"
     leaky.parent.mkdir(parents=True)
     leaky.write_text("<pre>assert square(-4) == 16, 'negative numbers'</pre>")
     with pytest.raises(GradingError, match="negative numbers"):
