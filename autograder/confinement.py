@@ -1,6 +1,6 @@
 """Where the sandbox process runs: a bubblewrap container, and a memory cgroup.
 
-:class:`Bubblewrap` builds the ``bwrap`` command line that :mod:`autograder.isolated`
+:class:`Bubblewrap` builds the ``bwrap`` command line that :mod:`autograder.supervision`
 starts :mod:`autograder.sandbox` under. Inside it, student code
 
 * runs in new user, PID, mount, network, IPC and UTS namespaces (``--unshare-all``), as
@@ -20,6 +20,9 @@ unconfined child process with one loud warning (:func:`confinement`).
 :class:`MemoryCgroup` is a memory cgroup (v1 or v2) per submission where the grader may
 create one: the kernel enforces the memory limit on every process of the submission,
 detached ones included, and the grader kills whatever is left in it at the end.
+
+This module says where and how the sandbox is confined; starting it, watching its limits
+and killing it is :mod:`autograder.supervision`'s.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ gradebook and every other submission. Here each submission is graded in three st
 1. **sanitize** (this process): read the submission, restore the read-only and test
    cells from the gradebook (hidden tests included, deleted cells added back), clear
    outputs — nbgrader's own sanitize preprocessors;
-2. **execute** (a child process, :mod:`autograder.sandbox`): inside bubblewrap where it
-   works (:mod:`autograder.confinement`), in a throwaway folder with a private copy of
-   the dataset cache, with a per-cell timeout, a wall-time limit for the whole
+2. **execute** (a child process, :mod:`autograder.sandbox`, with a per-cell timeout):
+   :mod:`autograder.supervision` starts it inside bubblewrap where it works
+   (:mod:`autograder.confinement`), else unconfined in a throwaway folder, with a
+   private copy of the dataset cache, and enforces a wall-time limit for the whole
    submission and a memory limit on all its processes. The notebook goes in on its
    stdin; each executed cell's outputs come back on its stdout as they are ready, and
    this process validates them (:class:`Results`) — there is no file to forge;
@@ -31,12 +32,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import selectors
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -47,7 +44,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-import psutil
 from nbconvert.preprocessors import ExecutePreprocessor
 from nbformat.v4 import new_markdown_cell
 from nbformat.v4.nbbase import validate as validate_node
@@ -55,15 +51,9 @@ from nbgrader.preprocessors import OverwriteCells
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
-from autograder import confinement
-from autograder.confinement import MemoryCgroup
+from autograder import confinement, supervision
 from autograder.course import Course, total
-from autograder.limits import (
-    MAX_ATTACHMENT,
-    MAX_NOTEBOOK_BYTES,
-    MAX_RESULTS_BYTES,
-    Limits,
-)
+from autograder.limits import MAX_ATTACHMENT, MAX_NOTEBOOK_BYTES, MAX_RESULTS_BYTES, Limits
 from autograder.nbgrader_api import (
     autograde_preprocessors,
     grade_id,
@@ -308,178 +298,30 @@ class IsolatedGrader:
     def execute(self, nb) -> tuple[object, float, str]:
         """Run ``nb`` in a sandbox process; return (executed nb, peak MB, message)."""
         _unique_ids(nb)  # the sandbox's results name cells by id (a restored cell has none)
-        with tempfile.TemporaryDirectory(prefix="cs182meta-grade-",
-                                         ignore_cleanup_errors=True) as tmp:
-            tmp = Path(tmp)
-            argv = [sys.executable, "-m", "autograder.sandbox",
-                    f"--cell-timeout={self.limits.cell_s}"]
-            cgroup = MemoryCgroup.create(self.limits.memory_mb) if self.cgroups else None
-            # A shell puts itself in the cgroup, then becomes the sandbox: every process
-            # of the submission starts inside it.
-            prefix = (("/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(cgroup.procs_file))
-                      if cgroup else ())
-            pipes = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
-            if self.bwrap is not None:
-                cache = None
-                if self.cache is not None:
-                    cache = confinement.snapshot(self.cache) / self.cache.name
-                    argv.append(f"--cache-from={confinement.CACHE_SOURCE}")
-                env = confinement.sandbox_environment(
-                    home=confinement.HOME, cache=confinement.CACHE, kit=confinement.KIT,
-                    threads=self.threads, tmp=confinement.TMP)
-                process = self.bwrap.spawn(argv, env, cache, self.limits.work_mb,
-                                           prefix=prefix, **pipes)
-            else:
-                cache = tmp / "cache"
-                if self.cache is not None:
-                    shutil.copytree(self.cache, cache)
-                for name in ("work", "home", "cache"):
-                    (tmp / name).mkdir(exist_ok=True)
-                env = confinement.sandbox_environment(
-                    home=tmp / "home", cache=cache, kit=confinement.kit_snapshot(),
-                    threads=self.threads)
-                process = subprocess.Popen([*prefix, *argv], cwd=tmp / "work", env=env, **pipes)
-            result = copy.deepcopy(nb)
+        argv = [sys.executable, "-m", "autograder.sandbox", f"--cell-timeout={self.limits.cell_s}"]
+        result = copy.deepcopy(nb)
+        for cell in result.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        results = Results(result)
+        with supervision.start(argv, self.limits, bwrap=self.bwrap, cache=self.cache,
+                               threads=self.threads, cgroups=self.cgroups) as sandbox:
+            peak, message = sandbox.watch(nbformat.writes(nb).encode(), results.feed,
+                                          lambda: results.problem)
+        if results.malformed:  # forged or corrupted: keep nothing it said
             for cell in result.cells:
                 if cell.cell_type == "code":
                     cell.outputs, cell.execution_count = [], None
-            results = Results(result)
-            try:
-                peak, message = self._watch(process, nbformat.writes(nb).encode(), results,
-                                            cgroup)
-            finally:
-                self._kill_all(process, cgroup)
-                if cgroup is not None:
-                    cgroup.remove()
-            if results.malformed:  # forged or corrupted: keep nothing it said
-                for cell in result.cells:
-                    if cell.cell_type == "code":
-                        cell.outputs, cell.execution_count = [], None
-            if not message:
-                if results.problem:
-                    message = results.problem
-                elif results.done and process.returncode == 0:
-                    message = results.message or ""
-                else:
-                    message = (f"the notebook's process stopped before it finished (exit "
-                               f"status {process.returncode}); later cells did not run")
-            mark_unexecuted(result, message or "the grader stopped before this cell ran")
-            return result, peak, message
-
-    def _watch(self, process: subprocess.Popen, notebook: bytes, results: Results,
-               cgroup: MemoryCgroup | None) -> tuple[float, str]:
-        """Feed the sandbox the notebook and read its results while enforcing the
-        wall-time and memory limits on all of its processes."""
-        start, peak, message = time.monotonic(), 0.0, ""
-        selector = selectors.DefaultSelector()
-        for pipe, event in ((process.stdin, selectors.EVENT_WRITE),
-                            (process.stdout, selectors.EVENT_READ),
-                            (process.stderr, selectors.EVENT_READ)):
-            os.set_blocking(pipe.fileno(), False)
-            selector.register(pipe, event)
-        sent, exited, measured = 0, None, 0.0
-        try:
-            while True:
-                for key, _ in selector.select(timeout=0.1):
-                    pipe = key.fileobj
-                    try:
-                        if pipe is process.stdin:
-                            sent += os.write(pipe.fileno(), notebook[sent:sent + 2**16])
-                            if sent >= len(notebook):
-                                selector.unregister(pipe)
-                                pipe.close()
-                            continue
-                        data = os.read(pipe.fileno(), 2**16)
-                    except BlockingIOError:
-                        continue
-                    except OSError:  # the sandbox closed its end
-                        data = b""
-                    if not data:
-                        selector.unregister(pipe)
-                        pipe.close()
-                    elif pipe is process.stdout:
-                        results.feed(data)
-                now = time.monotonic()
-                if results.problem and not message:
-                    message = results.problem
-                    self._kill_all(process, cgroup)
-                if now - measured >= 0.1:
-                    measured = now
-                    rss = self._memory_mb(process, cgroup)
-                    peak = max(peak, rss)
-                    if cgroup is not None and cgroup.oom_kills() and not message:
-                        rss = max(rss, float(self.limits.memory_mb))
-                        message = (f"stopped: the notebook's processes used over the "
-                                   f"{self.limits.memory_mb} MB limit")
-                        self._kill_all(process, cgroup)
-                    if rss > self.limits.memory_mb and not message:
-                        message = (f"stopped: the notebook used {rss:.0f} MB, over the "
-                                   f"{self.limits.memory_mb} MB limit")
-                        self._kill_all(process, cgroup)
-                if now - start > self.limits.wall_s and not message:
-                    message = (f"stopped: the whole notebook ran over {self.limits.wall_s:.0f} s;"
-                               f" cells that had run keep their results")
-                    self._kill_all(process, cgroup)
-                if exited is None and process.poll() is not None:
-                    exited = now
-                # stderr may stay open in a process that outlived the sandbox (unconfined
-                # only): after the exit, wait for the results pipe alone, briefly.
-                if exited is not None and (process.stdout not in _registered(selector)
-                                           or now - exited > 5):
-                    break
-        finally:
-            for key in list(selector.get_map().values()):
-                selector.unregister(key.fileobj)
-                key.fileobj.close()
-            selector.close()
-        process.wait()
-        if cgroup is not None and cgroup.oom_kills() and not message:
-            message = f"stopped: the notebook's processes used over the {self.limits.memory_mb} MB limit"
-        return peak, message
-
-    def _memory_mb(self, process: subprocess.Popen, cgroup: MemoryCgroup | None) -> float:
-        """Memory of every process of the submission: the cgroup's count where there is
-        one, else the RSS of the process tree (inside bubblewrap that is the whole PID
-        namespace: orphans are re-parented to its init)."""
-        if cgroup is not None:
-            return cgroup.usage_mb()
-        if process.returncode is not None:  # reaped: its pid may be someone else's now
-            return 0.0
-        try:
-            parent = psutil.Process(process.pid)
-            tree = [parent, *parent.children(recursive=True)]
-        except psutil.Error:
-            return 0.0
-        total = 0
-        for p in tree:
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:
-                pass
-        return total / 2**20
-
-    def _kill_all(self, process: subprocess.Popen, cgroup: MemoryCgroup | None) -> None:
-        """Kill every process of the submission. Inside bubblewrap, killing the PID
-        namespace's init ends all of them; unconfined, the session, the process tree and
-        the cgroup."""
-        tree = []
-        if process.returncode is None:  # not reaped yet, so its pid is still the sandbox's
-            try:
-                tree = psutil.Process(process.pid).children(recursive=True)
-            except psutil.Error:
-                pass
-        try:  # a process group's id is not reused while any member lives
-            os.killpg(process.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        for p in tree:
-            try:
-                p.kill()
-            except psutil.Error:
-                pass
-        if cgroup is not None:
-            cgroup.kill_all()
+        if not message:
+            if results.problem:
+                message = results.problem
+            elif results.done and sandbox.returncode == 0:
+                message = results.message or ""
+            else:
+                message = (f"the notebook's process stopped before it finished (exit "
+                           f"status {sandbox.returncode}); later cells did not run")
+        mark_unexecuted(result, message or "the grader stopped before this cell ran")
+        return result, peak, message
 
     # ------------------------------------------------------------------ one submission
     def grade(self, assignment: str, student: str) -> Outcome:
@@ -537,6 +379,3 @@ def _unique_ids(nb) -> None:
                 cell["id"] = uuid.uuid4().hex[:8]
         seen.add(cell["id"])
 
-
-def _registered(selector: selectors.BaseSelector) -> set:
-    return {key.fileobj for key in selector.get_map().values()}

@@ -15,8 +15,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -26,7 +28,7 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
-from autograder import confinement, submissions
+from autograder import confinement, submissions, supervision
 from autograder.authoring import expand
 from autograder.course import Course
 from autograder.grades import cell_scores
@@ -547,6 +549,70 @@ def test_a_course_inside_a_shared_folder_is_not_sandboxed_blindly(tmp_path):
     command = " ".join(bwrap.command(["python"], {}, tmp_path / "cache", 64))
     assert "--unshare-all" in command and "--die-with-parent" in command
     assert f"--uid {confinement.SANDBOX_UID}" in command
+
+
+# ---------------------------------------------------------------- the running sandbox
+SPAWNS = ("import subprocess, sys, time\n"  # a child in a session of its own, then ready
+          f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)  # {TOKEN}'],"
+          " start_new_session=True)\nprint('ready', flush=True)\n")
+SHORT = Limits(wall_s=20, memory_mb=700)  # a broken handle fails in seconds, not minutes
+
+
+def _unconfined(code: str, limits: Limits) -> supervision.RunningSandbox:
+    """A sandbox handle over ``code`` (tagged with TOKEN) instead of autograder.sandbox."""
+    return supervision.start([sys.executable, "-c", f"{code}\n# {TOKEN}"], limits,
+                             bwrap=None, cache=None, threads=1, cgroups=False)
+
+
+def _leftovers_after_a_while() -> list[str]:
+    for _ in range(50):  # a killed process takes a moment to go
+        if not _leftovers():
+            break
+        time.sleep(0.1)
+    return _leftovers()
+
+
+def test_a_sandbox_gets_the_notebook_and_hands_back_its_output():
+    out = bytearray()
+    with _unconfined("import sys\nprint(len(sys.stdin.buffer.read()))\nsys.exit(3)",
+                     SHORT) as sandbox:
+        peak, message = sandbox.watch(b"x" * 300_000, out.extend)  # more than a pipe holds
+    assert (bytes(out), message, sandbox.returncode) == (b"300000\n", "", 3)
+    assert 0 < peak < SHORT.memory_mb
+
+
+def test_a_sandbox_over_its_wall_time_is_killed_with_every_process():
+    out = bytearray()
+    with _unconfined(SPAWNS + "time.sleep(60)", Limits(wall_s=1)) as sandbox:
+        folder = Path(sandbox.folder.name)
+        assert (folder / "work").is_dir()
+        peak, message = sandbox.watch(b"{}", out.extend)
+        assert message == ("stopped: the whole notebook ran over 1 s; "
+                           "cells that had run keep their results")
+        assert bytes(out) == b"ready\n" and sandbox.returncode == -signal.SIGKILL
+        assert _leftovers_after_a_while() == []
+    assert not folder.exists()
+
+
+def test_a_sandbox_over_its_memory_or_stopped_by_its_reader_is_killed():
+    hog = "import time\nb = b'x' * (300 * 2**20)\nprint('ready', flush=True)\ntime.sleep(60)"
+    with _unconfined(hog, Limits(wall_s=20, memory_mb=100)) as sandbox:
+        peak, message = sandbox.watch(b"", lambda data: None)
+    assert message.startswith("stopped: the notebook used ") and peak > 100
+    assert message.endswith(" MB, over the 100 MB limit") and sandbox.returncode == -signal.SIGKILL
+    out = bytearray()
+    with _unconfined("while True:\n    print('x' * 1000)", SHORT) as sandbox:
+        _, message = sandbox.watch(b"", out.extend, lambda: "enough" if out else None)
+    assert message == "enough" and sandbox.returncode == -signal.SIGKILL
+
+
+def test_kill_leaves_no_process_of_the_sandbox():
+    with _unconfined(SPAWNS + "time.sleep(60)", SHORT) as sandbox:
+        assert sandbox.process.stdout.readline() == b"ready\n"
+        assert sandbox.memory_mb() > 10  # two Pythons
+        sandbox.kill()
+        assert sandbox.process.wait(timeout=10) == -signal.SIGKILL
+        assert _leftovers_after_a_while() == [] and sandbox.memory_mb() == 0
 
 
 # ---------------------------------------------------------------- one submission's failure

@@ -1,0 +1,266 @@
+"""A running sandbox: the process that executes one submission, and its supervision.
+
+:func:`start` spawns the sandbox's command line (:mod:`autograder.sandbox`, as
+:mod:`autograder.isolated` builds it) either inside bubblewrap
+(:class:`~autograder.confinement.Bubblewrap`, with a snapshot of the dataset cache) or,
+as the unconfined fallback, as a plain child in a throwaway folder with its own copy
+of the cache; in both modes in a new session and, where one can be made, in a memory
+cgroup (:class:`~autograder.confinement.MemoryCgroup`) from its first instruction on.
+
+The :class:`RunningSandbox` it returns feeds the notebook in, hands the results out to
+the grader (:meth:`~RunningSandbox.watch`), enforces the wall-time and memory limits,
+kills every process of the submission (:meth:`~RunningSandbox.kill`) and, as a context
+manager, leaves nothing behind: no process, no cgroup, no folder. Which results count
+is the grader's business (:class:`autograder.isolated.Results`), not this module's.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from autograder import confinement
+from autograder.confinement import Bubblewrap, MemoryCgroup
+from autograder.limits import Limits
+
+POLL_S = 0.1  # how often the limits are checked
+EXITED_GRACE_S = 5  # how long a results pipe may stay open after the sandbox exited
+
+
+def start(argv: list[str], limits: Limits, *, bwrap: Bubblewrap | None,
+          cache: Path | None, threads: int, cgroups: bool) -> RunningSandbox:
+    """Start ``argv`` as one submission's sandbox: inside ``bwrap``, or unconfined where
+    it is None; with ``cache`` (a warm dataset cache, or None) copied in, ``threads``
+    OpenMP threads, ``limits.work_mb`` of private tmpfs (bubblewrap), and a memory cgroup
+    of ``limits.memory_mb`` if ``cgroups`` and one can be made."""
+    cgroup = MemoryCgroup.create(limits.memory_mb) if cgroups else None
+    folder = None
+    try:
+        if bwrap is not None:
+            process = _spawn_confined(bwrap, argv, limits, cache, threads, _prefix(cgroup))
+        else:
+            folder = tempfile.TemporaryDirectory(prefix="cs182meta-grade-",
+                                                 ignore_cleanup_errors=True)
+            process = _spawn_unconfined(Path(folder.name), argv, cache, threads,
+                                        _prefix(cgroup))
+    except BaseException:
+        if cgroup is not None:
+            cgroup.remove()
+        if folder is not None:
+            folder.cleanup()
+        raise
+    return RunningSandbox(process, limits, cgroup, folder)
+
+
+_PIPES = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+              start_new_session=True)
+
+
+def _prefix(cgroup: MemoryCgroup | None) -> tuple[str, ...]:
+    """A shell that puts itself in ``cgroup``, then becomes the sandbox: every process of
+    the submission starts inside it."""
+    return ("/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(cgroup.procs_file)) \
+        if cgroup else ()
+
+
+def _spawn_confined(bwrap: Bubblewrap, argv: list[str], limits: Limits, cache: Path | None,
+                    threads: int, prefix: tuple[str, ...]) -> subprocess.Popen:
+    """``argv`` inside bubblewrap; a snapshot of ``cache`` is bound read-only and the
+    sandbox copies it into its tmpfs (``--cache-from``)."""
+    source = None
+    if cache is not None:
+        source = confinement.snapshot(cache) / cache.name
+        argv = [*argv, f"--cache-from={confinement.CACHE_SOURCE}"]
+    env = confinement.sandbox_environment(home=confinement.HOME, cache=confinement.CACHE,
+                                          kit=confinement.KIT, threads=threads,
+                                          tmp=confinement.TMP)
+    return bwrap.spawn(argv, env, source, limits.work_mb, prefix=prefix, **_PIPES)
+
+
+def _spawn_unconfined(folder: Path, argv: list[str], cache: Path | None, threads: int,
+                      prefix: tuple[str, ...]) -> subprocess.Popen:
+    """``argv`` as a plain child working in ``folder/work``, with ``folder/home`` as its
+    home and ``folder/cache`` as its copy of ``cache``."""
+    copy = folder / "cache"
+    if cache is not None:
+        shutil.copytree(cache, copy)
+    for name in ("work", "home", "cache"):
+        (folder / name).mkdir(exist_ok=True)
+    env = confinement.sandbox_environment(home=folder / "home", cache=copy,
+                                          kit=confinement.kit_snapshot(), threads=threads)
+    return subprocess.Popen([*prefix, *argv], cwd=folder / "work", env=env, **_PIPES)
+
+
+class RunningSandbox:
+    """One submission's sandbox process, from its start to its cleanup (``with``)."""
+
+    def __init__(self, process: subprocess.Popen, limits: Limits,
+                 cgroup: MemoryCgroup | None, folder: tempfile.TemporaryDirectory | None):
+        self.process = process
+        self.limits = limits
+        self.cgroup = cgroup
+        self.folder = folder  # the unconfined sandbox's working folder, home and cache
+
+    @property
+    def returncode(self) -> int | None:
+        """The sandbox process's exit status (negative: the signal that ended it)."""
+        return self.process.returncode
+
+    def __enter__(self) -> RunningSandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Kill whatever is left of the submission, close its pipes, remove its cgroup
+        and folder."""
+        self.kill()
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            pipe.close()
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        if self.folder is not None:
+            self.folder.cleanup()
+
+    def watch(self, notebook: bytes, feed: Callable[[bytes], None],
+              problem: Callable[[], str | None] = lambda: None) -> tuple[float, str]:
+        """Write ``notebook`` to the sandbox's stdin and hand what comes on its stdout to
+        ``feed`` until it exits, while enforcing the wall-time and memory limits on all of
+        its processes; ``problem`` says why the reader wants it stopped, if it does.
+        Return (peak MB, why it was stopped, or "")."""
+        process = self.process
+        selector = self._selector()
+        start, peak, message = time.monotonic(), 0.0, ""
+        sent, exited, measured = 0, None, 0.0
+        try:
+            while True:
+                sent = self._exchange(selector, notebook, sent, feed)
+                now = time.monotonic()
+                reason = problem()
+                if now - measured >= POLL_S:
+                    measured, rss = now, self.memory_mb()
+                    peak = max(peak, rss)
+                    reason = reason or self._over_memory(rss)
+                if now - start > self.limits.wall_s:
+                    reason = reason or (f"stopped: the whole notebook ran over "
+                                        f"{self.limits.wall_s:.0f} s; cells that had run "
+                                        f"keep their results")
+                if reason and not message:
+                    message = reason
+                    self.kill()
+                if exited is None and process.poll() is not None:
+                    exited = now
+                # stderr may stay open in a process that outlived the sandbox (unconfined
+                # only): after the exit, wait for the results pipe alone, briefly.
+                if exited is not None and (process.stdout not in _registered(selector)
+                                           or now - exited > EXITED_GRACE_S):
+                    break
+        finally:
+            for key in list(selector.get_map().values()):
+                selector.unregister(key.fileobj)
+                key.fileobj.close()
+            selector.close()
+        process.wait()
+        return peak, message or self._over_memory(0.0)  # a kill by the cgroup's OOM killer
+
+    def _selector(self) -> selectors.BaseSelector:
+        """The sandbox's three pipes, non-blocking: stdin to write, stdout and stderr."""
+        selector = selectors.DefaultSelector()
+        for pipe, event in ((self.process.stdin, selectors.EVENT_WRITE),
+                            (self.process.stdout, selectors.EVENT_READ),
+                            (self.process.stderr, selectors.EVENT_READ)):
+            os.set_blocking(pipe.fileno(), False)
+            selector.register(pipe, event)
+        return selector
+
+    def _exchange(self, selector: selectors.BaseSelector, notebook: bytes, sent: int,
+                  feed: Callable[[bytes], None]) -> int:
+        """One round on the pipes (at most :data:`POLL_S`): write more of ``notebook``,
+        hand stdout data to ``feed``, drop stderr data, close what the sandbox closed.
+        Return how much of ``notebook`` is sent."""
+        for key, _ in selector.select(timeout=POLL_S):
+            pipe = key.fileobj
+            try:
+                if pipe is self.process.stdin:
+                    sent += os.write(pipe.fileno(), notebook[sent:sent + 2**16])
+                    if sent >= len(notebook):
+                        selector.unregister(pipe)
+                        pipe.close()
+                    continue
+                data = os.read(pipe.fileno(), 2**16)
+            except BlockingIOError:
+                continue
+            except OSError:  # the sandbox closed its end
+                data = b""
+            if not data:
+                selector.unregister(pipe)
+                pipe.close()
+            elif pipe is self.process.stdout:
+                feed(data)
+        return sent
+
+    def _over_memory(self, rss: float) -> str:
+        """Why the submission must stop for its memory (``rss`` MB now), or ""."""
+        limit = self.limits.memory_mb
+        if self.cgroup is not None and self.cgroup.oom_kills():
+            return f"stopped: the notebook's processes used over the {limit} MB limit"
+        if rss > limit:
+            return f"stopped: the notebook used {rss:.0f} MB, over the {limit} MB limit"
+        return ""
+
+    def memory_mb(self) -> float:
+        """Memory of every process of the submission: the cgroup's count where there is
+        one, else the RSS of the process tree (inside bubblewrap that is the whole PID
+        namespace: orphans are re-parented to its init)."""
+        if self.cgroup is not None:
+            return self.cgroup.usage_mb()
+        if self.process.returncode is not None:  # reaped: its pid may be someone else's now
+            return 0.0
+        try:
+            parent = psutil.Process(self.process.pid)
+            tree = [parent, *parent.children(recursive=True)]
+        except psutil.Error:
+            return 0.0
+        total = 0
+        for p in tree:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        return total / 2**20
+
+    def kill(self) -> None:
+        """Kill every process of the submission. Inside bubblewrap, killing the PID
+        namespace's init ends all of them; unconfined, the session, the process tree and
+        the cgroup."""
+        tree = []
+        if self.process.returncode is None:  # not reaped yet, so its pid is still the sandbox's
+            try:
+                tree = psutil.Process(self.process.pid).children(recursive=True)
+            except psutil.Error:
+                pass
+        try:  # a process group's id is not reused while any member lives
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        for p in tree:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+
+
+def _registered(selector: selectors.BaseSelector) -> set:
+    return {key.fileobj for key in selector.get_map().values()}
