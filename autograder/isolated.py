@@ -299,19 +299,14 @@ class IsolatedGrader:
         """Run ``nb`` in a sandbox process; return (executed nb, peak MB, message)."""
         _unique_ids(nb)  # the sandbox's results name cells by id (a restored cell has none)
         argv = [sys.executable, "-m", "autograder.sandbox", f"--cell-timeout={self.limits.cell_s}"]
-        result = copy.deepcopy(nb)
-        for cell in result.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
+        result = _without_outputs(copy.deepcopy(nb))
         results = Results(result)
         with supervision.start(argv, self.limits, bwrap=self.bwrap, cache=self.cache,
                                threads=self.threads, cgroups=self.cgroups) as sandbox:
             peak, message = sandbox.watch(nbformat.writes(nb).encode(), results.feed,
                                           lambda: results.problem)
         if results.malformed:  # forged or corrupted: keep nothing it said
-            for cell in result.cells:
-                if cell.cell_type == "code":
-                    cell.outputs, cell.execution_count = [], None
+            _without_outputs(result)
         if not message:
             if results.problem:
                 message = results.problem
@@ -367,6 +362,14 @@ class IsolatedGrader:
         self.threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             return list(pool.map(lambda item: self.grade(*item), work))
+
+
+def _without_outputs(nb):
+    """``nb`` with every code cell's outputs and execution count cleared."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
 
 
 def _unique_ids(nb) -> None:
