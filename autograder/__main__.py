@@ -15,6 +15,10 @@ from autograder.grading import autograde
 from autograder.limits import MUTANT_S, Limits
 from autograder.samples import BUG_SELECTIONS, write_samples
 
+UNCONFINED_HELP = ("grade without bubblewrap, where it cannot run: student code then runs as "
+                   "you, able to read and write what you can (the score table, the grading log "
+                   "and the class report say so)")
+
 
 def _assignments(names: list[str] | None) -> list[str]:
     known = sources.assignments()
@@ -44,7 +48,8 @@ def cmd_release(args) -> None:
 
 def cmd_autograde(args) -> None:
     autograde(Course(args.course), args.submissions, _assignments(args.assignment), args.jobs,
-              Limits(wall_s=args.timeout, memory_mb=args.memory_mb), args.replace, args.force)
+              Limits(wall_s=args.timeout, memory_mb=args.memory_mb), args.replace, args.force,
+              args.unconfined)
 
 
 def cmd_feedback(args) -> None:
@@ -78,7 +83,8 @@ def cmd_samples(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    run_demo(Path(args.out), _assignments(args.assignments), bugs=args.bugs)
+    run_demo(Path(args.out), _assignments(args.assignments), bugs=args.bugs,
+             unconfined=args.unconfined)
 
 
 def cmd_misconceptions(args) -> None:
@@ -143,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at once")
     p.add_argument("--timeout", type=float, default=Limits.wall_s, help="seconds per submission")
     p.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="memory per submission")
+    p.add_argument("--unconfined", action="store_true", help=UNCONFINED_HELP)
     p = commands.add_parser("feedback", help="HTML feedback per student, without hidden tests")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--show-hidden", action="store_true",
@@ -168,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bugs", choices=BUG_SELECTIONS, default="one",
                    help="planted-bug samples to grade: the first of each notebook (default), "
                         "of each exercise, all of them or none")
+    p.add_argument("--unconfined", action="store_true", help=UNCONFINED_HELP)
 
     p = commands.add_parser("report", help="the class report: what the class got wrong")
     p.add_argument("assignments", nargs="*", help="default: every graded assignment")

@@ -32,6 +32,7 @@ class Submission:
     seconds: float | None = None
     peak_mb: float | None = None
     message: str = ""  # the grader's: a limit hit, an unreadable file, a crash
+    confined: bool = True  # False: graded without a sandbox (--unconfined)
 
     @property
     def total(self) -> float:
@@ -99,11 +100,10 @@ def load(course: Course, assignment: str) -> ClassResults:
         if catalogue is not None:
             sub.misconceptions = catalogue.diagnose(sub.failures)
             sub.unrecognised = catalogue.unrecognised(sub.failures)
-        log = course.grading_log(assignment, student)
-        if log.exists():
-            record = json.loads(log.read_text())
-            sub.seconds, sub.peak_mb = record.get("seconds"), record.get("peak_mb")
-            sub.message = record.get("message", "")
+        record = course.grading_record(assignment, student)
+        sub.seconds, sub.peak_mb = record.get("seconds"), record.get("peak_mb")
+        sub.message = str(record.get("message", ""))
+        sub.confined = record.get("sandbox") != "unconfined"
         submissions.append(sub)
     return ClassResults(assignment, cells, submissions, catalogue)
 

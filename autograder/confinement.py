@@ -116,6 +116,14 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def seen_at(path: Path) -> Path:
+    """Where the sandbox finds the host's ``path`` under the same name. Its ``/tmp`` is a
+    link to :data:`TMP` in its own tmpfs, so a folder below the host's ``/tmp`` (a venv
+    made there, say) is bound below :data:`TMP`, and ``/tmp/…`` leads to it."""
+    tmp = Path("/tmp")
+    return TMP / path.relative_to(tmp) if _inside(path, tmp) and path != tmp else path
+
+
 @dataclass
 class Bubblewrap:
     """The ``bwrap`` command line for one submission."""
@@ -127,7 +135,7 @@ class Bubblewrap:
         """``(option, host path, sandbox path)`` for everything shared read-only."""
         binds = [("--ro-bind", Path("/usr"), Path("/usr"))]
         for path in python_paths():
-            binds.append(("--ro-bind", path, path))
+            binds.append(("--ro-bind", path, seen_at(path)))
         for name in kit_packages():
             binds.append(("--ro-bind", kit_snapshot() / name, KIT / name))
         for name in ETC_FILES:
@@ -160,8 +168,11 @@ class Bubblewrap:
             binds.append(("--ro-bind", cache, CACHE_SOURCE))
         cmd += [a for option, host, inside in binds if not _inside(inside, ROOT)
                 for a in (option, str(host), str(inside))]
+        # bubblewrap's /dev is a tmpfs as large as half the memory, writable inside:
+        # read-only once /dev/shm (size-capped) is mounted on it.
         cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(SHM_MB * 2**20),
-                "--tmpfs", "/dev/shm", "--size", str(work_mb * 2**20), "--tmpfs", str(ROOT)]
+                "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+                "--size", str(work_mb * 2**20), "--tmpfs", str(ROOT)]
         for folder in (WORK, HOME, TMP, CACHE):
             cmd += ["--dir", str(folder)]
         cmd += ["--symlink", str(TMP), "/tmp"]
@@ -248,12 +259,43 @@ def self_test(bwrap: Bubblewrap) -> str | None:
         return _SELF_TEST[bwrap.executable]
 
 
-def confinement(course_root: Path, mode: str = "auto") -> Bubblewrap | None:
-    """The bubblewrap sandbox to grade with, or None for the unconfined fallback.
+class SandboxUnavailable(RuntimeError):
+    """Student code cannot be sandboxed here; the message says why, how to fix it, and
+    how to grade without a sandbox on purpose."""
 
-    ``mode``: ``"auto"`` (bubblewrap where it works, else the fallback with one warning
-    line on stderr), ``"bwrap"`` (bubblewrap or an error), ``"none"`` (the fallback,
-    silently: for tests and for machines that are themselves throwaway containers).
+
+# How to fix each reason bubblewrap cannot be used (see :func:`confinement`).
+NOT_INSTALLED = "bubblewrap (`bwrap`) is not installed"
+EXPOSED = ("the course folder shares a folder with the Python installation or the kit, so a "
+           "sandbox would expose it")
+FIXES = {
+    NOT_INSTALLED: "install it: `sudo apt-get install bubblewrap` (Debian, Ubuntu; `make demo` "
+                   "and `make test` do this when run as root) or your system's package",
+    EXPOSED: "move the course folder (`--course`) out of the Python installation and the kit",
+    "self-test": "bubblewrap needs user namespaces: on Debian `sudo sysctl -w "
+                 "kernel.unprivileged_userns_clone=1`, on Ubuntu 24.04 `sudo sysctl -w "
+                 "kernel.apparmor_restrict_unprivileged_userns=0`; inside Docker, grade on "
+                 "the host or in a VM",
+}
+UNCONFINED_OPTION = "--unconfined"
+
+
+def unavailable(problem: str) -> SandboxUnavailable:
+    """The error for grading that would have to run student code unconfined."""
+    fix = FIXES.get(problem, FIXES["self-test"])
+    return SandboxUnavailable(
+        f"cannot sandbox student code: {problem}. To fix it, {fix}. Nothing was graded. "
+        f"To grade without a sandbox anyway (student code then runs as this user, able to "
+        f"read and write what this user can), pass {UNCONFINED_OPTION}.")
+
+
+def confinement(course_root: Path, mode: str = "bwrap") -> Bubblewrap | None:
+    """The bubblewrap sandbox to grade with, or None for unconfined grading.
+
+    ``mode``: ``"bwrap"`` (bubblewrap, or :class:`SandboxUnavailable` saying why and how
+    to fix it), ``"none"`` (unconfined, asked for: ``--unconfined``), ``"auto"``
+    (bubblewrap where it works, else unconfined with one warning line on stderr: only
+    Gradescope's container, which holds nothing but one submission, uses it).
     """
     if mode == "none":
         return None
@@ -261,16 +303,15 @@ def confinement(course_root: Path, mode: str = "auto") -> Bubblewrap | None:
     problem = None
     bwrap = Bubblewrap(found) if found else None
     if bwrap is None:
-        problem = "bubblewrap (`bwrap`) is not installed (apt-get install bubblewrap)"
+        problem = NOT_INSTALLED
     elif bwrap.exposes(course_root):
-        problem = ("the course folder shares a folder with the Python installation or the "
-                   "kit, so a sandbox would expose it")
+        problem = EXPOSED
     else:
         problem = self_test(bwrap)
     if problem is None:
         return bwrap
     if mode == "bwrap":
-        raise RuntimeError(f"cannot sandbox student code: {problem}")
+        raise unavailable(problem)
     with _LOCK:
         if problem not in _WARNED:
             _WARNED.add(problem)

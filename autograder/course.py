@@ -284,6 +284,15 @@ class Course:
         grader's message (a limit hit, an unreadable file), for the class report."""
         return self.step_folder("grading_log") / assignment / f"{student}.json"
 
+    def grading_record(self, assignment: str, student: str) -> dict:
+        """What :meth:`grading_log` holds for one submission (``{}`` if nothing)."""
+        path = self.grading_log(assignment, student)
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
+
     def misconceptions_path(self, assignment: str) -> Path:
         return self.step_folder("misconceptions") / f"{assignment}.json"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from autograder.class_results import load
 from autograder.course import Course
-from autograder.grades import cell_scores, format_table
-from autograder.grading import grade_submissions, pending
+from autograder.grades import cell_scores, format_table, unconfined_students
+from autograder.grading import check_sandbox, grade_submissions, pending
 from autograder.limits import Limits
 from autograder.report import write_report
 from autograder.samples import CORRECT_SAMPLES, bug_sample_name, write_samples
@@ -18,13 +18,16 @@ from autograder.submissions import collect
 JOBS = 2  # submissions (and release checks) at a time: the 2-core laptop the demo targets
 
 
-def run_demo(out: Path, assignments: list[str], bugs: str = "one") -> None:
+def run_demo(out: Path, assignments: list[str], bugs: str = "one",
+             unconfined: bool = False) -> None:
     """Release, write sample submissions (perfect, blank and the planted bugs ``bugs``
     selects, :func:`autograder.samples.chosen_bugs`; with ``per-exercise`` or ``all``
     also noisy), grade them :data:`JOBS` at a time, then feedback, grades and the class report,
-    all under ``out`` (deleted first)."""
+    all under ``out`` (deleted first). Student code runs in bubblewrap; where it cannot,
+    nothing is graded unless ``unconfined`` (:func:`autograder.grading.check_sandbox`)."""
     start = time.perf_counter()
     demo = Path(out).resolve()
+    check_sandbox(Course(demo / "course"), unconfined)
     if demo.exists():
         shutil.rmtree(demo)  # the demo's own folder only; never the real course
     course = Course(demo / "course")
@@ -39,10 +42,11 @@ def run_demo(out: Path, assignments: list[str], bugs: str = "one") -> None:
     collect(course, demo / "submissions", assignments)
     print(f"3/6 autograde (isolated, {JOBS} at a time, all notebooks in one queue)")
     grade_submissions(course, [(a, s) for a in assignments for s in pending(course, a)],
-                      jobs=JOBS, limits=Limits())
+                      jobs=JOBS, limits=Limits(), unconfined=unconfined)
     for assignment in assignments:
         graded = cell_scores(course, assignment)
-        print(f"\n{assignment}\n{format_table(graded)}\n")
+        table = format_table(graded, unconfined_students(course, assignment))
+        print(f"\n{assignment}\n{table}\n")
         for number, bug in enumerate(course.assignment(assignment).planted_bugs, start=1):
             name = bug_sample_name(number)
             if name in graded:

@@ -14,8 +14,17 @@ def cell_scores(course: Course, assignment: str) -> dict[str, dict[str, tuple[fl
             for student, row in table.items()}
 
 
-def format_table(scores: dict[str, dict[str, tuple[float, float]]]) -> str:
-    """A plain-text table: one row per student, one column per test cell, and the total."""
+def unconfined_students(course: Course, assignment: str) -> set[str]:
+    """Students whose submission of ``assignment`` was graded without a sandbox."""
+    return {s for s in course.students("autograded", assignment)
+            if course.grading_record(assignment, s).get("sandbox") == "unconfined"}
+
+
+def format_table(scores: dict[str, dict[str, tuple[float, float]]],
+                 unconfined: set[str] = frozenset()) -> str:
+    """A plain-text table: one row per student, one column per test cell, and the total;
+    a row graded without a sandbox ends in ``UNCONFINED``, and a line under the table
+    says what that means."""
     if not scores:
         return "(no graded submissions)"
     cells = sorted({name for row in scores.values() for name in row})
@@ -30,5 +39,9 @@ def format_table(scores: dict[str, dict[str, tuple[float, float]]]) -> str:
             parts.append(f"{score:g}/{maximum:g}".ljust(26))
         total = sum(s for s, _ in row.values())
         maximum = sum(m for _, m in row.values())
-        lines.append(student.ljust(width) + "".join(parts) + f"{total:g}/{maximum:g}")
+        lines.append(student.ljust(width) + "".join(parts) + f"{total:g}/{maximum:g}"
+                     + ("  UNCONFINED" if student in unconfined else ""))
+    if unconfined & set(scores):
+        lines.append(f"UNCONFINED: {len(unconfined & set(scores))} submission(s) graded "
+                     "without a sandbox (--unconfined)")
     return "\n".join(lines)

@@ -6,8 +6,9 @@ import json
 import time
 from pathlib import Path
 
-from autograder.course import Course
-from autograder.grades import cell_scores, format_table
+from autograder.confinement import SandboxUnavailable, confinement
+from autograder.course import Course, GradingError
+from autograder.grades import cell_scores, format_table, unconfined_students
 from autograder.isolated import IsolatedGrader, Outcome, warm_cache
 from autograder.limits import Limits
 from autograder.submissions import collect
@@ -23,27 +24,56 @@ def pending(course: Course, assignment: str, force: bool = False,
 
 
 def grade_pending(course: Course, assignment: str, jobs: int, limits: Limits,
-                  force: bool = False, regrade: set[str] = frozenset()) -> None:
+                  force: bool = False, regrade: set[str] = frozenset(),
+                  unconfined: bool = False) -> None:
     """Grade every pending submission of ``assignment`` (:func:`pending`)."""
     grade_submissions(course, [(assignment, s) for s in pending(course, assignment, force,
-                                                                  regrade)], jobs, limits)
+                                                                  regrade)], jobs, limits,
+                      unconfined)
+
+
+def check_sandbox(course: Course, unconfined: bool = False) -> None:
+    """Raise :class:`GradingError` (why, how to fix it, and ``--unconfined``) where student
+    code could not be sandboxed, unless the instructor asked for ``unconfined`` grading."""
+    if not unconfined:
+        try:
+            confinement(course.root, "bwrap")
+        except SandboxUnavailable as err:
+            raise GradingError(str(err)) from err
+
+
+def grader(course: Course, limits: Limits, unconfined: bool = False) -> IsolatedGrader:
+    """The course's grader: in bubblewrap (see :func:`check_sandbox`), or without a
+    sandbox when ``unconfined`` (the instructor's ``--unconfined``), with a warning."""
+    check_sandbox(course, unconfined)
+    if unconfined:
+        print(UNCONFINED_WARNING, flush=True)
+    return IsolatedGrader(course, limits, cache=warm_cache(course),
+                          sandbox="none" if unconfined else "bwrap")
+
+
+UNCONFINED_WARNING = ("WARNING: grading UNCONFINED (--unconfined): student code runs as this "
+                      "user, without a sandbox; the score table, the grading log and the class "
+                      "report say so")
 
 
 def grade_submissions(course: Course, work: list[tuple[str, str]], jobs: int,
-                      limits: Limits) -> None:
+                      limits: Limits, unconfined: bool = False) -> None:
     """Grade ``(assignment, student)`` pairs ``jobs`` at a time, log and print each."""
-    grader = IsolatedGrader(course, limits, cache=warm_cache(course))
+    if not work:
+        return
+    isolated = grader(course, limits, unconfined)
     start = time.perf_counter()
-    for outcome in grader.grade_many(work, jobs=jobs):
+    for outcome in isolated.grade_many(work, jobs=jobs):
         write_log(course, outcome)
         note = f"  ({outcome.message})" if outcome.message else ""
+        note += "" if outcome.confined else "  UNCONFINED"
         print(f"  graded {outcome.student}/{outcome.assignment}: {outcome.score:g}/"
               f"{outcome.max_score:g} in {outcome.seconds:.0f} s, peak {outcome.peak_mb:.0f} MB"
               f"{note}")
-    if work:
-        minutes = (time.perf_counter() - start) / 60
-        print(f"  {len(work)} submissions in {minutes * 60:.0f} s with {jobs} job(s): "
-              f"{len(work) / minutes:.1f} per minute")
+    minutes = (time.perf_counter() - start) / 60
+    print(f"  {len(work)} submissions in {minutes * 60:.0f} s with {jobs} job(s): "
+          f"{len(work) / minutes:.1f} per minute")
 
 
 def write_log(course: Course, outcome: Outcome) -> None:
@@ -52,13 +82,18 @@ def write_log(course: Course, outcome: Outcome) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"seconds": round(outcome.seconds, 2),
                                 "peak_mb": round(outcome.peak_mb, 1),
-                                "message": outcome.message}) + "\n")
+                                "message": outcome.message,
+                                "sandbox": "bubblewrap" if outcome.confined else "unconfined"})
+                    + "\n")
 
 
 def autograde(course: Course, submissions: Path | str, assignments: list[str], jobs: int,
-              limits: Limits, replace: bool = False, force: bool = False) -> None:
+              limits: Limits, replace: bool = False, force: bool = False,
+              unconfined: bool = False) -> None:
     """Collect ``submissions`` (a folder or LMS zip), release what is not released yet,
-    grade what is pending and print each assignment's score table."""
+    grade what is pending and print each assignment's score table. Refuse before
+    anything is collected where student code could not be sandboxed (:func:`grader`)."""
+    check_sandbox(course, unconfined)
     course.prepare(assignments)
     collected, skipped = collect(course, submissions, assignments, replace=replace)
     for reason in skipped:
@@ -73,5 +108,6 @@ def autograde(course: Course, submissions: Path | str, assignments: list[str], j
                               if c.assignment == assignment and c.name})
         replaced = {c.student for c in collected
                     if c.assignment == assignment and c.status == "replaced"}
-        grade_pending(course, assignment, jobs, limits, force, replaced)
-        print(f"\n{assignment}\n{format_table(cell_scores(course, assignment))}")
+        grade_pending(course, assignment, jobs, limits, force, replaced, unconfined)
+        print(f"\n{assignment}\n" + format_table(cell_scores(course, assignment),
+                                                 unconfined_students(course, assignment)))

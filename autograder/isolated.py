@@ -73,6 +73,7 @@ class Outcome:
     seconds: float
     peak_mb: float
     message: str = ""
+    confined: bool = True  # False: graded without a sandbox (``--unconfined``)
 
 
 def sanitize_steps(config: Config) -> list:
@@ -247,12 +248,13 @@ class Results:
 
 
 class IsolatedGrader:
-    """Grades submissions of one course. ``sandbox``: ``"auto"`` (bubblewrap where it
-    works, else unconfined with one warning), ``"bwrap"`` or ``"none"``; ``cgroups``: use
+    """Grades submissions of one course. ``sandbox``: ``"bwrap"`` (bubblewrap, or
+    :class:`autograder.confinement.SandboxUnavailable`), ``"none"`` (unconfined, asked
+    for) or ``"auto"`` (see :func:`autograder.confinement.confinement`); ``cgroups``: use
     a memory cgroup per submission where one can be made."""
 
     def __init__(self, course: Course, limits: Limits = Limits(), cache: Path | None = None,
-                 sandbox: str = "auto", cgroups: bool = True):
+                 sandbox: str = "bwrap", cgroups: bool = True):
         self.course = course
         self.config = course.config()
         self.limits = limits
@@ -261,6 +263,10 @@ class IsolatedGrader:
         self.threads = os.cpu_count() or 1  # torch threads per sandbox
         self.bwrap = confinement.confinement(course.root, sandbox)
         self.cgroups = cgroups
+
+    @property
+    def confined(self) -> bool:
+        return self.bwrap is not None
 
     # ------------------------------------------------------------------ parent side
     def sanitize(self, assignment: str, student: str):
@@ -337,7 +343,7 @@ class IsolatedGrader:
             except Exception:  # noqa: BLE001
                 score, max_score = 0.0, 0.0
             return Outcome(student, assignment, score, max_score,
-                           time.perf_counter() - start, 0.0, message)
+                           time.perf_counter() - start, 0.0, message, self.confined)
 
     def _grade(self, assignment: str, student: str, start: float) -> Outcome:
         nb, problem = self.sanitize(assignment, student)
@@ -351,7 +357,7 @@ class IsolatedGrader:
             pass_or_fail(nb, self.course.assignment(assignment).partial_credit)
         score, max_score = self.score(assignment, student, nb)
         return Outcome(student, assignment, score, max_score,
-                       time.perf_counter() - start, peak, message)
+                       time.perf_counter() - start, peak, message, self.confined)
 
     def grade_all(self, assignment: str, students: list[str], jobs: int = 1) -> list[Outcome]:
         return self.grade_many([(assignment, student) for student in students], jobs)

@@ -102,7 +102,12 @@ def score_plots(results: ClassResults) -> str:
 def _summary(results: ClassResults) -> str:
     totals = [s.total for s in results.submissions]
     limits = sum(bool(s.message) for s in results.submissions)
-    return (f"<p>{len(totals)} autograded submissions; total score mean "
+    unconfined = [s.student for s in results.submissions if not s.confined]
+    warning = (f"<p class=warn><b>UNCONFINED: {len(unconfined)} submission(s) were graded "
+               f"without a sandbox</b> (<code>--unconfined</code>): their code ran as the "
+               f"grader's user and could read or change what it could, grades included: "
+               f"{_names(unconfined)}</p>" if unconfined else "")
+    return (f"{warning}<p>{len(totals)} autograded submissions; total score mean "
             f"{statistics.mean(totals):.1f}, median {statistics.median(totals):g} of "
             f"{results.max_score:g}; {limits} hit a limit or could not be graded.</p>")
 
@@ -230,7 +235,7 @@ def csv_rows(results: ClassResults) -> list[list]:
     time, memory and the grader's message."""
     cells = [c.name for c in results.cells]
     header = ["student", "score", "max_score", *cells, "misconceptions", "unrecognised",
-              "seconds", "peak_mb", "grader_message"]
+              "seconds", "peak_mb", "grader_message", "sandbox"]
     rows = [header]
     for s in results.submissions:
         rows.append([s.student, f"{s.total:g}", f"{results.max_score:g}",
@@ -238,7 +243,8 @@ def csv_rows(results: ClassResults) -> list[list]:
                      "; ".join(m.label for m in s.misconceptions),
                      "; ".join(sorted(s.unrecognised)),
                      "" if s.seconds is None else s.seconds,
-                     "" if s.peak_mb is None else s.peak_mb, s.message])
+                     "" if s.peak_mb is None else s.peak_mb, s.message,
+                     "bubblewrap" if s.confined else "unconfined"])
     return rows
 
 

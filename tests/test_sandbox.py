@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import zipfile
@@ -30,8 +31,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
 from autograder import confinement, submissions, supervision
 from autograder.authoring import expand
-from autograder.course import Course
-from autograder.grades import cell_scores
+from autograder.course import Course, GradingError
+from autograder.grades import cell_scores, format_table, unconfined_students
 from autograder.gradescope import build_zip, capped
 from autograder.isolated import (
     IsolatedGrader,
@@ -84,9 +85,10 @@ def _bwrap_problem() -> str | None:
     return confinement.self_test(confinement.Bubblewrap(found))
 
 
+REPO = Path(__file__).resolve().parents[1]
+# Grading refuses to run without bubblewrap (unless asked to, --unconfined), and make
+# installs it where it can: a sandbox test fails here rather than skip.
 BWRAP_PROBLEM = _bwrap_problem()
-needs_bwrap = pytest.mark.skipif(BWRAP_PROBLEM is not None,
-                                 reason=f"bubblewrap unavailable here: {BWRAP_PROBLEM}")
 
 
 def tiny_course(root: Path) -> Course:
@@ -267,8 +269,6 @@ def course(tmp_path_factory):
 @pytest.fixture(scope="module", params=sorted(MODES))
 def graded(request, course, tmp_path_factory):
     mode = request.param
-    if mode == "bwrap" and BWRAP_PROBLEM:
-        pytest.skip(f"bubblewrap unavailable here: {BWRAP_PROBLEM}")
     root = tmp_path_factory.mktemp(mode)
     shutil.copytree(course.root, root / "course")
     local = Course(root / "course")
@@ -358,7 +358,6 @@ def test_limits_and_dead_kernels_are_explained(graded):
         assert outcomes["memory-helper"].peak_mb > 0
 
 
-@needs_bwrap
 def test_memory_of_detached_processes_counts_without_a_cgroup(course, tmp_path):
     """The PID namespace's processes, counted with psutil, where no cgroup can be made."""
     shutil.copytree(course.root, tmp_path / "course")
@@ -524,25 +523,110 @@ def test_gradescope_ignores_macos_and_checkpoint_copies(course, tmp_path):
 
 
 # ---------------------------------------------------------------- the fallback
-def test_without_bubblewrap_one_warning_and_the_fallback(tmp_path, monkeypatch, capsys):
+def test_without_bubblewrap_grading_refuses_and_says_how_to_fix_it(tmp_path, monkeypatch,
+                                                                    capsys):
     monkeypatch.setattr(confinement.shutil, "which", lambda name: None)
     monkeypatch.setattr(confinement, "_WARNED", set())
-    assert confinement.confinement(tmp_path) is None
-    assert confinement.confinement(tmp_path) is None
+    for refused in (lambda: confinement.confinement(tmp_path),
+                    lambda: IsolatedGrader(Course(tmp_path))):
+        with pytest.raises(confinement.SandboxUnavailable,
+                           match="not installed.*apt-get install bubblewrap.*--unconfined"):
+            refused()
+    assert IsolatedGrader(Course(tmp_path), sandbox="none").confined is False  # asked for
+    assert capsys.readouterr().err == ""
+    # Gradescope's container alone falls back, with one warning line.
+    assert confinement.confinement(tmp_path, "auto") is None
+    assert confinement.confinement(tmp_path, "auto") is None
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "WARNING" in err and "UNCONFINED" in err
-    with pytest.raises(RuntimeError, match="not installed"):
-        confinement.confinement(tmp_path, "bwrap")
+
+
+def _inbox(course: Course, root: Path) -> Path:
+    """A folder of student folders: alice's perfect answer of the tiny notebook."""
+    release = nbformat.read(course.notebook("release", A), 4)
+    source = nbformat.read(course.notebook("source", A), 4)
+    (root / "inbox" / "alice").mkdir(parents=True)
+    nbformat.write(filled(release, source), root / "inbox" / "alice" / f"{A}.ipynb")
+    return root / "inbox"
+
+
+def test_autograde_without_a_sandbox_refuses_and_collects_nothing(course, tmp_path,
+                                                                  monkeypatch):
+    from autograder import grading
+
+    local = Course(tmp_path / "course")
+    shutil.copytree(course.root, local.root)
+    monkeypatch.setattr(confinement.shutil, "which", lambda name: None)
+    with pytest.raises(GradingError, match="(?s)cannot sandbox student code.*apt-get install "
+                       "bubblewrap.*Nothing was graded.*--unconfined"):  # the CLI exits 1
+        grading.autograde(local, _inbox(local, tmp_path), [A], 1, LIMITS)
+    assert local.students("submitted", A) == [] and local.students("autograded", A) == []
+
+
+def test_unconfined_grading_says_so_in_every_output(course, tmp_path, monkeypatch, capsys):
+    from autograder import class_results, grading, report
+
+    local = Course(tmp_path / "course")
+    shutil.copytree(course.root, local.root)
+    monkeypatch.setattr(confinement.shutil, "which", lambda name: None)  # no bubblewrap
+    collect(local, _inbox(local, tmp_path), [A])
+    grading.grade_pending(local, A, 1, LIMITS, unconfined=True)  # autograde's own steps
+    out = capsys.readouterr().out
+    assert grading.UNCONFINED_WARNING in out and "alice/99_square: 5/5" in out
+    table = format_table(cell_scores(local, A), unconfined_students(local, A))
+    assert table.splitlines()[2].endswith("5/5  UNCONFINED")
+    assert "graded without a sandbox" in table
+    assert local.grading_record(A, "alice")["sandbox"] == "unconfined"
+    results = class_results.load(local, A)
+    assert "UNCONFINED: 1 submission(s) were graded without a sandbox" in \
+        report.render_html(results)
+    rows = report.csv_rows(results)
+    assert rows[1][rows[0].index("sandbox")] == "unconfined"
 
 
 def test_a_bwrap_that_fails_its_self_test_is_not_used(tmp_path, monkeypatch):
     monkeypatch.setattr(confinement.shutil, "which", lambda name: "/bin/false")
     monkeypatch.setattr(confinement, "_WARNED", set())
     assert confinement.self_test(confinement.Bubblewrap("/bin/false"))
-    assert confinement.confinement(tmp_path) is None
+    with pytest.raises(confinement.SandboxUnavailable, match="user namespaces"):
+        confinement.confinement(tmp_path)
+    assert confinement.confinement(tmp_path, "auto") is None
 
 
-@needs_bwrap
+def test_the_sandbox_starts_here():
+    """Where make can install bubblewrap, sandbox tests run: they fail, not skip."""
+    assert BWRAP_PROBLEM is None, f"{BWRAP_PROBLEM}: {confinement.unavailable(BWRAP_PROBLEM)}"
+
+
+def test_a_venv_under_the_temporary_directory_runs_in_the_sandbox(tmp_path):
+    venv = Path(tempfile.mkdtemp(prefix="cs182meta-venv-", dir="/tmp"))
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
+                        str(venv)], check=True)
+        probe = ("import shutil; from autograder import confinement as c; "
+                 "print(c.self_test(c.Bubblewrap(shutil.which('bwrap'))))")
+        done = subprocess.run([str(venv / "bin" / "python"), "-c", probe], cwd=REPO,
+                              capture_output=True, text=True, timeout=180,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert done.stdout.strip() == "None", done.stdout + done.stderr
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)
+
+
+def test_the_sandbox_cannot_write_to_dev_but_to_its_capped_shm(tmp_path):
+    bwrap = confinement.Bubblewrap(shutil.which("bwrap"))
+    probe = ("import os\n"
+             "for path in ('/dev/filler', '/dev/shm/x'):\n"
+             "    try:\n        open(path, 'w').write('x'); print(path, 'written')\n"
+             "    except OSError as err:\n        print(path, err.strerror)\n")
+    env = confinement.sandbox_environment(home=confinement.HOME, cache=confinement.CACHE,
+                                          kit=confinement.KIT, threads=1)
+    done = bwrap.spawn([sys.executable, "-c", probe], env, None, 16, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    out, err = done.communicate(timeout=120)
+    assert out.splitlines() == ["/dev/filler Read-only file system", "/dev/shm/x written"], err
+
+
 def test_a_course_inside_a_shared_folder_is_not_sandboxed_blindly(tmp_path):
     bwrap = confinement.Bubblewrap(shutil.which("bwrap"))
     assert bwrap.exposes(Path("/usr/share/course")) and not bwrap.exposes(tmp_path)
