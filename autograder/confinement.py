@@ -321,17 +321,20 @@ def confinement(course_root: Path, mode: str = "bwrap") -> Bubblewrap | None:
 
 
 # ---------------------------------------------------------------------- cgroups
-class MemoryCgroup:
-    """A memory cgroup for one submission, below this process's own (v1 or v2)."""
+class Cgroup:
+    """A cgroup of one controller for one submission, below this process's own (v1 or
+    v2): the processes in it, killing them, removing it."""
+
+    controller = ""
 
     def __init__(self, path: Path, version: int):
         self.path = path
         self.version = version
 
     @classmethod
-    def create(cls, limit_mb: int) -> MemoryCgroup | None:
-        """A new cgroup limited to ``limit_mb``, or None where none can be made."""
-        for version, parent in _own_memory_cgroups():
+    def create(cls, limit: int):
+        """A new cgroup with ``limit`` set (:meth:`_limit`), or None where none can be made."""
+        for version, parent in _own_cgroups(cls.controller):
             path = parent / f"cs182meta-{uuid.uuid4().hex[:12]}"
             try:
                 path.mkdir()
@@ -339,19 +342,14 @@ class MemoryCgroup:
                 continue
             group = cls(path, version)
             try:
-                limit = str(limit_mb * 2**20)
-                if version == 1:
-                    (path / "memory.limit_in_bytes").write_text(limit)
-                else:
-                    (path / "memory.max").write_text(limit)
-                    try:
-                        (path / "memory.swap.max").write_text("0")
-                    except OSError:
-                        pass
+                group._limit(limit)
                 return group
             except OSError:
                 group.remove()
         return None
+
+    def _limit(self, limit: int) -> None:
+        raise NotImplementedError
 
     @property
     def procs_file(self) -> Path:
@@ -363,27 +361,13 @@ class MemoryCgroup:
         except (OSError, ValueError):
             return []
 
-    def usage_mb(self) -> float:
-        """Anonymous and shared (tmpfs) memory of every process in it, in MB: what the
-        submission holds, without the page cache of files it read."""
+    def _counters(self, name: str) -> dict[str, int]:
+        """A flat-keyed file of the cgroup (``key value`` lines) as numbers."""
         try:
-            stat = dict(line.split() for line in (self.path / "memory.stat").read_text()
-                        .splitlines() if len(line.split()) == 2)
+            pairs = (line.split() for line in (self.path / name).read_text().splitlines())
+            return {p[0]: int(p[1]) for p in pairs if len(p) == 2}
         except (OSError, ValueError):
-            return 0.0
-        keys = ("total_rss", "total_shmem") if self.version == 1 else ("anon", "shmem")
-        return sum(int(stat.get(k, 0)) for k in keys) / 2**20
-
-    def oom_kills(self) -> int:
-        name = "memory.oom_control" if self.version == 1 else "memory.events"
-        try:
-            for line in (self.path / name).read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "oom_kill":
-                    return int(value)
-        except (OSError, ValueError):
-            pass
-        return 0
+            return {}
 
     def kill_all(self) -> None:
         for _ in range(50):
@@ -409,8 +393,50 @@ class MemoryCgroup:
                 time.sleep(0.05)
 
 
-def _own_memory_cgroups() -> list[tuple[int, Path]]:
-    """Writable memory cgroups this process is in: ``[(version, path)]``."""
+class MemoryCgroup(Cgroup):
+    """A memory cgroup (``limit``: MB): the kernel enforces the limit on every process
+    of the submission, detached ones and the tmpfs pages they wrote included."""
+
+    controller = "memory"
+
+    def _limit(self, limit_mb: int) -> None:
+        limit = str(limit_mb * 2**20)
+        if self.version == 1:
+            (self.path / "memory.limit_in_bytes").write_text(limit)
+        else:
+            (self.path / "memory.max").write_text(limit)
+            try:
+                (self.path / "memory.swap.max").write_text("0")
+            except OSError:
+                pass
+
+    def usage_mb(self) -> float:
+        """Anonymous and shared (tmpfs) memory of every process in it, in MB: what the
+        submission holds, without the page cache of files it read."""
+        stat = self._counters("memory.stat")
+        keys = ("total_rss", "total_shmem") if self.version == 1 else ("anon", "shmem")
+        return sum(stat.get(k, 0) for k in keys) / 2**20
+
+    def oom_kills(self) -> int:
+        name = "memory.oom_control" if self.version == 1 else "memory.events"
+        return self._counters(name).get("oom_kill", 0)
+
+
+class PidsCgroup(Cgroup):
+    """A pids cgroup (``limit``: processes and threads at once): past it, ``fork`` and
+    ``clone`` fail inside the submission, and :meth:`hit_limit` says so."""
+
+    controller = "pids"
+
+    def _limit(self, limit: int) -> None:
+        (self.path / "pids.max").write_text(str(limit))
+
+    def hit_limit(self) -> bool:
+        return self._counters("pids.events").get("max", 0) > 0
+
+
+def _own_cgroups(controller: str) -> list[tuple[int, Path]]:
+    """Writable cgroups of ``controller`` that this process is in: ``[(version, path)]``."""
     found = []
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
@@ -418,15 +444,15 @@ def _own_memory_cgroups() -> list[tuple[int, Path]]:
         return []
     for line in lines:
         number, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            folder = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
-            if (folder / "memory.limit_in_bytes").exists() and os.access(folder, os.W_OK):
+        if controller in controllers.split(","):
+            folder = Path("/sys/fs/cgroup", controller) / path.lstrip("/")
+            if (folder / "cgroup.procs").exists() and os.access(folder, os.W_OK):
                 found.append((1, folder))
         elif number == "0" and controllers == "":
             folder = Path("/sys/fs/cgroup") / path.lstrip("/")
-            # cgroup v2: only where memory is already delegated to the children.
+            # cgroup v2: only where the controller is already delegated to the children.
             try:
-                delegated = "memory" in (folder / "cgroup.subtree_control").read_text().split()
+                delegated = controller in (folder / "cgroup.subtree_control").read_text().split()
             except OSError:
                 delegated = False
             if delegated and os.access(folder, os.W_OK):

@@ -19,12 +19,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-submission limits. ``memory_mb`` bounds the RSS of the whole process tree."""
+    """Per-submission limits. ``memory_mb`` bounds the memory of the whole process tree
+    (its RSS, and what it wrote to the sandbox's tmpfs)."""
 
     wall_s: float = 600.0  # seconds for the whole notebook
     cell_s: int = 120  # seconds per cell (also nbgrader's Execute.timeout in the course)
     memory_mb: int = 3072  # MB of RSS, all of the submission's processes together
     work_mb: int = 1024  # the sandbox's private tmpfs (working folder and HOME)
+    # processes and threads at once (a kernel with torch runs a few dozen); where a pids
+    # cgroup can be made, a fork or thread bomb ends as this submission's failure
+    processes: int = 512
 
 
 # Gradescope stops an autograder at its own timeout (10 min by default): stay inside it.

@@ -4,12 +4,14 @@
 :mod:`autograder.isolated` builds it) either inside bubblewrap
 (:class:`~autograder.confinement.Bubblewrap`, with a snapshot of the dataset cache) or,
 as the unconfined fallback, as a plain child in a throwaway folder with its own copy
-of the cache; in both modes in a new session and, where one can be made, in a memory
-cgroup (:class:`~autograder.confinement.MemoryCgroup`) from its first instruction on.
+of the cache; in both modes in a new session and, where they can be made, in a memory
+cgroup and a pids cgroup (:class:`~autograder.confinement.MemoryCgroup`,
+:class:`~autograder.confinement.PidsCgroup`) from its first instruction on.
 
 The :class:`RunningSandbox` it returns feeds the notebook in, hands the results out to
 the grader (:meth:`~RunningSandbox.watch`), enforces the wall-time and memory limits,
-kills every process of the submission (:meth:`~RunningSandbox.kill`) and, as a context
+and the process count, kills every process of the submission
+(:meth:`~RunningSandbox.kill`) and, as a context
 manager, leaves nothing behind: no process, no cgroup, no folder. Which results count
 is the grader's business (:class:`autograder.isolated.Results`), not this module's.
 """
@@ -29,7 +31,7 @@ from pathlib import Path
 import psutil
 
 from autograder import confinement
-from autograder.confinement import Bubblewrap, MemoryCgroup
+from autograder.confinement import Bubblewrap, Cgroup, MemoryCgroup, PidsCgroup
 from autograder.limits import Limits
 
 POLL_S = 0.1  # how often the limits are checked
@@ -40,36 +42,42 @@ def start(argv: list[str], limits: Limits, *, bwrap: Bubblewrap | None,
           cache: Path | None, threads: int, cgroups: bool) -> RunningSandbox:
     """Start ``argv`` as one submission's sandbox: inside ``bwrap``, or unconfined where
     it is None; with ``cache`` (a warm dataset cache, or None) copied in, ``threads``
-    OpenMP threads, ``limits.work_mb`` of private tmpfs (bubblewrap), and a memory cgroup
-    of ``limits.memory_mb`` if ``cgroups`` and one can be made."""
+    OpenMP threads, ``limits.work_mb`` of private tmpfs (bubblewrap), and, if ``cgroups``
+    and they can be made, a memory cgroup of ``limits.memory_mb`` and a pids cgroup of
+    ``limits.processes``."""
     cgroup = MemoryCgroup.create(limits.memory_mb) if cgroups else None
+    pids = PidsCgroup.create(limits.processes) if cgroups else None
+    joined = [g for g in (cgroup, pids) if g is not None]
     folder = None
     try:
         if bwrap is not None:
-            process = _spawn_confined(bwrap, argv, limits, cache, threads, _prefix(cgroup))
+            process = _spawn_confined(bwrap, argv, limits, cache, threads, _prefix(joined))
         else:
             folder = tempfile.TemporaryDirectory(prefix="cs182meta-grade-",
                                                  ignore_cleanup_errors=True)
             process = _spawn_unconfined(Path(folder.name), argv, cache, threads,
-                                        _prefix(cgroup))
+                                        _prefix(joined))
     except BaseException:
-        if cgroup is not None:
-            cgroup.remove()
+        for group in joined:
+            group.remove()
         if folder is not None:
             folder.cleanup()
         raise
-    return RunningSandbox(process, limits, cgroup, folder)
+    return RunningSandbox(process, limits, cgroup, folder, pids)
 
 
 _PIPES = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
               start_new_session=True)
 
 
-def _prefix(cgroup: MemoryCgroup | None) -> tuple[str, ...]:
-    """A shell that puts itself in ``cgroup``, then becomes the sandbox: every process of
-    the submission starts inside it."""
-    return ("/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(cgroup.procs_file)) \
-        if cgroup else ()
+def _prefix(cgroups: list[Cgroup]) -> tuple[str, ...]:
+    """A shell that puts itself in each of ``cgroups``, then becomes the sandbox: every
+    process of the submission starts inside them."""
+    if not cgroups:
+        return ()
+    join = 'for f; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done'
+    return ("/bin/sh", "-c", f'{join}; shift; exec "$@"', "sh",
+            *(str(g.procs_file) for g in cgroups), "--")
 
 
 def _spawn_confined(bwrap: Bubblewrap, argv: list[str], limits: Limits, cache: Path | None,
@@ -104,10 +112,12 @@ class RunningSandbox:
     """One submission's sandbox process, from its start to its cleanup (``with``)."""
 
     def __init__(self, process: subprocess.Popen, limits: Limits,
-                 cgroup: MemoryCgroup | None, folder: tempfile.TemporaryDirectory | None):
+                 cgroup: MemoryCgroup | None, folder: tempfile.TemporaryDirectory | None,
+                 pids: PidsCgroup | None = None):
         self.process = process
         self.limits = limits
         self.cgroup = cgroup
+        self.pids = pids
         self.folder = folder  # the unconfined sandbox's working folder, home and cache
 
     @property
@@ -127,8 +137,9 @@ class RunningSandbox:
         self.kill()
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
             pipe.close()
-        if self.cgroup is not None:
-            self.cgroup.remove()
+        for group in (self.cgroup, self.pids):
+            if group is not None:
+                group.remove()
         if self.folder is not None:
             self.folder.cleanup()
 
@@ -150,7 +161,7 @@ class RunningSandbox:
                 if now - measured >= POLL_S:
                     measured, rss = now, self.memory_mb()
                     peak = max(peak, rss)
-                    reason = reason or self._over_memory(rss)
+                    reason = reason or self._over_memory(rss) or self._over_processes()
                 if now - start > self.limits.wall_s:
                     reason = reason or (f"stopped: the whole notebook ran over "
                                         f"{self.limits.wall_s:.0f} s; cells that had run "
@@ -218,10 +229,18 @@ class RunningSandbox:
             return f"stopped: the notebook used {rss:.0f} MB, over the {limit} MB limit"
         return ""
 
+    def _over_processes(self) -> str:
+        """Why the submission must stop for its process count, or ""."""
+        if self.pids is not None and self.pids.hit_limit():
+            return (f"stopped: the notebook tried to run over {self.limits.processes} "
+                    f"processes and threads at once (a fork or thread bomb?)")
+        return ""
+
     def memory_mb(self) -> float:
         """Memory of every process of the submission: the cgroup's count where there is
         one, else the RSS of the process tree (inside bubblewrap that is the whole PID
-        namespace: orphans are re-parented to its init)."""
+        namespace: orphans are re-parented to its init) plus what it wrote to the
+        sandbox's tmpfs (:func:`tmpfs_mb`)."""
         if self.cgroup is not None:
             return self.cgroup.usage_mb()
         if self.process.returncode is not None:  # reaped: its pid may be someone else's now
@@ -237,7 +256,8 @@ class RunningSandbox:
                 total += p.memory_info().rss
             except psutil.Error:
                 pass
-        return total / 2**20
+        confined = self.folder is None
+        return total / 2**20 + (tmpfs_mb(tree[1:]) if confined else 0.0)
 
     def kill(self) -> None:
         """Kill every process of the submission. Inside bubblewrap, killing the PID
@@ -258,8 +278,28 @@ class RunningSandbox:
                 p.kill()
             except psutil.Error:
                 pass
-        if self.cgroup is not None:
-            self.cgroup.kill_all()
+        for group in (self.cgroup, self.pids):
+            if group is not None:
+                group.kill_all()
+
+
+# The sandbox's own tmpfs mounts (bubblewrap): written files live in memory.
+TMPFS_MOUNTS = (str(confinement.ROOT), "/dev/shm")
+
+
+def tmpfs_mb(processes: list[psutil.Process]) -> float:
+    """MB written to a bubblewrap sandbox's tmpfs mounts (:data:`TMPFS_MOUNTS`), seen
+    through the first of ``processes`` that is inside its mount namespace (0 if none)."""
+    for p in processes:
+        root = f"/proc/{p.pid}/root"
+        try:
+            if not os.path.ismount(root + TMPFS_MOUNTS[0]):
+                continue  # not (yet) inside the sandbox's mount namespace
+            stats = [os.statvfs(root + mount) for mount in TMPFS_MOUNTS]
+        except OSError:
+            continue
+        return sum((s.f_blocks - s.f_bfree) * s.f_frsize for s in stats) / 2**20
+    return 0.0
 
 
 def _registered(selector: selectors.BaseSelector) -> set:
