@@ -376,6 +376,56 @@ def test_memory_of_detached_processes_counts_without_a_cgroup(course, tmp_path):
     assert _leftovers() == []
 
 
+def _grade_hostile_code(course: Course, tmp_path: Path, code: dict[str, str], limits: Limits,
+                        **mode):
+    """Grade ``{student: code run before exercise 1}`` plus a perfect bystander, two at
+    a time, on a copy of ``course``; return the outcomes by student."""
+    shutil.copytree(course.root, tmp_path / "course")
+    local = Course(tmp_path / "course")
+    release = nbformat.read(local.notebook("release", A), 4)
+    subs = {"perfect": filled(release, nbformat.read(local.notebook("source", A), 4))}
+    subs.update({student: _before(copy.deepcopy(subs["perfect"]), "sq", text)
+                 for student, text in code.items()})
+    for student, nb in subs.items():
+        (tmp_path / "inbox" / student).mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "inbox" / student / f"{A}.ipynb")
+    collect(local, tmp_path / "inbox", [A])
+    grader = IsolatedGrader(local, limits, **mode)
+    return {o.student: o for o in grader.grade_all(A, sorted(subs), jobs=2)}
+
+
+FORK_BOMB = ("import os, time\n"
+             f"for _ in range(20000):  # {TOKEN}\n"
+             "    try:\n        if os.fork() == 0:\n            time.sleep(60)\n"
+             "            os._exit(0)\n    except OSError:\n        time.sleep(0.001)\n")
+
+
+def test_a_fork_bomb_is_that_submissions_failure(course, tmp_path):
+    probe = confinement.PidsCgroup.create(10)
+    assert probe is not None, "no pids cgroup can be made here: nothing limits a fork bomb"
+    probe.remove()
+    outcomes = _grade_hostile_code(course, tmp_path, {"fork-bomb": FORK_BOMB},
+                                   Limits(wall_s=120, cell_s=60, memory_mb=2000, processes=200),
+                                   sandbox="bwrap")
+    assert "over 200 processes and threads" in outcomes["fork-bomb"].message
+    assert outcomes["fork-bomb"].score == 0 and outcomes["perfect"].score == 5
+    assert _leftovers_after_a_while() == []
+    assert not [group for controller in ("memory", "pids")  # every cgroup removed
+                for _, parent in confinement._own_cgroups(controller)
+                for group in parent.glob("cs182meta-*")]
+
+
+def test_what_the_sandbox_writes_to_its_tmpfs_counts_as_memory(course, tmp_path):
+    """Without a memory cgroup the RSS misses files in the tmpfs (they live in memory)."""
+    fill = ("import time\nwith open('/tmp/filler', 'wb') as f:\n"
+            "    for _ in range(600):\n        f.write(b'x' * 2**20)\ntime.sleep(60)\n")
+    outcomes = _grade_hostile_code(course, tmp_path, {"tmpfs-filler": fill},
+                                   Limits(wall_s=120, cell_s=90, memory_mb=500, work_mb=1024),
+                                   sandbox="bwrap", cgroups=False)
+    assert "over the 500 MB limit" in outcomes["tmpfs-filler"].message
+    assert outcomes["perfect"].score == 5 and outcomes["perfect"].peak_mb < 500
+
+
 # ---------------------------------------------------------------- without kernels
 def _nb(*cells):
     return nbformat.v4.new_notebook(cells=list(cells))
