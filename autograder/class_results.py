@@ -33,6 +33,7 @@ class Submission:
     peak_mb: float | None = None
     message: str = ""  # the grader's: a limit hit, an unreadable file, a crash
     confined: bool = True  # False: graded without a sandbox (--unconfined)
+    flags: list[str] = field(default_factory=list)  # signs of a copied source notebook
 
     @property
     def total(self) -> float:
@@ -104,6 +105,7 @@ def load(course: Course, assignment: str) -> ClassResults:
         sub.seconds, sub.peak_mb = record.get("seconds"), record.get("peak_mb")
         sub.message = str(record.get("message", ""))
         sub.confined = record.get("sandbox") != "unconfined"
+        sub.flags = [str(flag) for flag in record.get("flags") or []]
         submissions.append(sub)
     return ClassResults(assignment, cells, submissions, catalogue)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from autograder.class_results import load
 from autograder.course import Course
-from autograder.grades import cell_scores, format_table, unconfined_students
+from autograder.grades import cell_scores, format_table, marks
 from autograder.grading import check_sandbox, grade_submissions, pending
 from autograder.limits import Limits
 from autograder.report import write_report
@@ -45,7 +45,7 @@ def run_demo(out: Path, assignments: list[str], bugs: str = "one",
                       jobs=JOBS, limits=Limits(), unconfined=unconfined)
     for assignment in assignments:
         graded = cell_scores(course, assignment)
-        table = format_table(graded, unconfined_students(course, assignment))
+        table = format_table(graded, marks(course, assignment))
         print(f"\n{assignment}\n{table}\n")
         for number, bug in enumerate(course.assignment(assignment).planted_bugs, start=1):
             name = bug_sample_name(number)

@@ -14,17 +14,30 @@ def cell_scores(course: Course, assignment: str) -> dict[str, dict[str, tuple[fl
             for student, row in table.items()}
 
 
-def unconfined_students(course: Course, assignment: str) -> set[str]:
-    """Students whose submission of ``assignment`` was graded without a sandbox."""
-    return {s for s in course.students("autograded", assignment)
-            if course.grading_record(assignment, s).get("sandbox") == "unconfined"}
+UNCONFINED, FLAGGED = "UNCONFINED", "FLAGGED"
+MARKS = {UNCONFINED: "graded without a sandbox (--unconfined)",
+         FLAGGED: "made from the instructor's source notebook (hidden tests or solution "
+                  "markers in it): review it"}
+
+
+def marks(course: Course, assignment: str) -> dict[str, list[str]]:
+    """``{student: marks}`` from the grading log: :data:`UNCONFINED` for a submission
+    graded without a sandbox, :data:`FLAGGED` for one made from the source notebook."""
+    found = {}
+    for student in course.students("autograded", assignment):
+        record = course.grading_record(assignment, student)
+        these = ([UNCONFINED] if record.get("sandbox") == "unconfined" else []) + \
+                ([FLAGGED] if record.get("flags") else [])
+        if these:
+            found[student] = these
+    return found
 
 
 def format_table(scores: dict[str, dict[str, tuple[float, float]]],
-                 unconfined: set[str] = frozenset()) -> str:
+                 marked: dict[str, list[str]] | None = None) -> str:
     """A plain-text table: one row per student, one column per test cell, and the total;
-    a row graded without a sandbox ends in ``UNCONFINED``, and a line under the table
-    says what that means."""
+    a row ends with its ``marked`` marks (:func:`marks`), each explained under the table."""
+    marked = marked or {}
     if not scores:
         return "(no graded submissions)"
     cells = sorted({name for row in scores.values() for name in row})
@@ -40,8 +53,9 @@ def format_table(scores: dict[str, dict[str, tuple[float, float]]],
         total = sum(s for s, _ in row.values())
         maximum = sum(m for _, m in row.values())
         lines.append(student.ljust(width) + "".join(parts) + f"{total:g}/{maximum:g}"
-                     + ("  UNCONFINED" if student in unconfined else ""))
-    if unconfined & set(scores):
-        lines.append(f"UNCONFINED: {len(unconfined & set(scores))} submission(s) graded "
-                     "without a sandbox (--unconfined)")
+                     + "".join(f"  {mark}" for mark in marked.get(student, [])))
+    for mark, meaning in MARKS.items():
+        count = sum(mark in marked.get(student, []) for student in scores)
+        if count:
+            lines.append(f"{mark}: {count} submission(s) {meaning}")
     return "\n".join(lines)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from autograder.confinement import SandboxUnavailable, confinement
 from autograder.course import Course, GradingError
-from autograder.grades import cell_scores, format_table, unconfined_students
+from autograder.grades import cell_scores, format_table, marks
 from autograder.isolated import IsolatedGrader, Outcome, warm_cache
 from autograder.limits import Limits
 from autograder.submissions import collect
@@ -68,6 +68,7 @@ def grade_submissions(course: Course, work: list[tuple[str, str]], jobs: int,
         write_log(course, outcome)
         note = f"  ({outcome.message})" if outcome.message else ""
         note += "" if outcome.confined else "  UNCONFINED"
+        note += "".join(f"  FLAGGED: {flag}" for flag in outcome.flags)
         print(f"  graded {outcome.student}/{outcome.assignment}: {outcome.score:g}/"
               f"{outcome.max_score:g} in {outcome.seconds:.0f} s, peak {outcome.peak_mb:.0f} MB"
               f"{note}")
@@ -83,7 +84,8 @@ def write_log(course: Course, outcome: Outcome) -> None:
     path.write_text(json.dumps({"seconds": round(outcome.seconds, 2),
                                 "peak_mb": round(outcome.peak_mb, 1),
                                 "message": outcome.message,
-                                "sandbox": "bubblewrap" if outcome.confined else "unconfined"})
+                                "sandbox": "bubblewrap" if outcome.confined else "unconfined",
+                                "flags": list(outcome.flags)})
                     + "\n")
 
 
@@ -110,4 +112,4 @@ def autograde(course: Course, submissions: Path | str, assignments: list[str], j
                     if c.assignment == assignment and c.status == "replaced"}
         grade_pending(course, assignment, jobs, limits, force, replaced, unconfined)
         print(f"\n{assignment}\n" + format_table(cell_scores(course, assignment),
-                                                 unconfined_students(course, assignment)))
+                                                 marks(course, assignment)))

@@ -53,6 +53,7 @@ from traitlets.config import Config
 
 from autograder import confinement, supervision
 from autograder.course import Course, total
+from autograder.leaks import carries_the_source
 from autograder.limits import MAX_ATTACHMENT, MAX_NOTEBOOK_BYTES, MAX_RESULTS_BYTES, Limits
 from autograder.nbgrader_api import (
     autograde_preprocessors,
@@ -74,6 +75,7 @@ class Outcome:
     peak_mb: float
     message: str = ""
     confined: bool = True  # False: graded without a sandbox (``--unconfined``)
+    flags: tuple[str, ...] = ()  # for the course staff: signs of a copied source notebook
 
 
 def sanitize_steps(config: Config) -> list:
@@ -270,6 +272,8 @@ class IsolatedGrader:
 
     # ------------------------------------------------------------------ parent side
     def sanitize(self, assignment: str, student: str):
+        """The submission ready to run, or None and why not; and the signs that it was
+        made from the source notebook (:func:`autograder.leaks.carries_the_source`)."""
         submitted = self.course.notebook("submitted", assignment, student)
         resources = self.course.nbgrader_resources(assignment, student)
         with self._db, warnings.catch_warnings():
@@ -278,17 +282,20 @@ class IsolatedGrader:
             size = submitted.stat().st_size
             if size > MAX_NOTEBOOK_BYTES:
                 return None, (f"{submitted.name} is {size / 2**20:.0f} MB, over the "
-                              f"{MAX_NOTEBOOK_BYTES // 2**20} MB limit for a notebook")
+                              f"{MAX_NOTEBOOK_BYTES // 2**20} MB limit for a notebook"), []
             try:
                 nb = nbformat.read(submitted, as_version=4)
                 nbformat.validate(nb)
             except Exception as err:  # noqa: BLE001 — any unreadable file is the same case
-                return None, f"{submitted.name} is not a valid notebook ({err.__class__.__name__})"
+                return (None, f"{submitted.name} is not a valid notebook "
+                              f"({err.__class__.__name__})", [])
+            flags = carries_the_source(self.course.assignment(assignment).source, nb,
+                                       self.course.markers())
             notes = clean_submission(nb, known)
             nb = run_preprocessors(sanitize_steps(self.config), nb, resources)
             if notes:
                 nb.cells.insert(0, new_markdown_cell("**Grader:** " + "; ".join(notes)))
-            return nb, ""
+            return nb, "", flags
 
     def score(self, assignment: str, student: str, nb) -> tuple[float, float]:
         """nbgrader's scoring steps on the executed ``nb`` (``SaveAutoGrades`` writes the
@@ -346,7 +353,7 @@ class IsolatedGrader:
                            time.perf_counter() - start, 0.0, message, self.confined)
 
     def _grade(self, assignment: str, student: str, start: float) -> Outcome:
-        nb, problem = self.sanitize(assignment, student)
+        nb, problem, flags = self.sanitize(assignment, student)
         peak = 0.0
         if nb is None:
             nb, message = _unreadable(self.course, assignment, problem), problem
@@ -357,7 +364,7 @@ class IsolatedGrader:
             pass_or_fail(nb, self.course.assignment(assignment).partial_credit)
         score, max_score = self.score(assignment, student, nb)
         return Outcome(student, assignment, score, max_score,
-                       time.perf_counter() - start, peak, message, self.confined)
+                       time.perf_counter() - start, peak, message, self.confined, tuple(flags))
 
     def grade_all(self, assignment: str, students: list[str], jobs: int = 1) -> list[Outcome]:
         return self.grade_many([(assignment, student) for student in students], jobs)

@@ -81,6 +81,24 @@ def hidden_only_lines(source_nb, delimiters: Markers | None = None) -> set[str]:
     return {line for line in secret if line not in outside}
 
 
+def carries_the_source(source_nb, submission_nb, delimiters: Markers | None = None
+                       ) -> list[str]:
+    """Signs that ``submission_nb`` was made from the instructor's ``source_nb`` (someone
+    had the source notebook): nbgrader's solution or hidden-test markers in any cell, or
+    two or more lines that stand only in the source's hidden tests (not in its solutions:
+    a right answer may share a line with a hidden reference). Empty if none."""
+    delimiters = delimiters or markers()
+    solutions, _ = _secret_and_public_lines(source_nb, (SOLUTION,), delimiters)
+    hidden = hidden_only_lines(source_nb, delimiters) - solutions
+    found = sorted({m for cell in submission_nb.cells for m in delimiters.found(cell.source)})
+    copied = sorted({line.strip() for cell in submission_nb.cells
+                     for line in cell.source.splitlines() if line.strip() in hidden})
+    signs = [f"it holds the marker {m!r}" for m in found]
+    if len(copied) >= 2:
+        signs.append(f"it holds {len(copied)} lines of the hidden tests")
+    return signs
+
+
 def readable_text(path: Path) -> str:
     """A feedback file's text as a reader sees it: HTML without tags and entities, and
     without ANSI colour codes; any other file decoded as UTF-8."""

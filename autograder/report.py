@@ -107,6 +107,13 @@ def _summary(results: ClassResults) -> str:
                f"without a sandbox</b> (<code>--unconfined</code>): their code ran as the "
                f"grader's user and could read or change what it could, grades included: "
                f"{_names(unconfined)}</p>" if unconfined else "")
+    flagged = [s for s in results.submissions if s.flags]
+    if flagged:
+        warning += ("<p class=warn><b>FLAGGED: " f"{len(flagged)} submission(s) were made from "
+                    "the instructor's source notebook</b> (hidden tests or solution markers "
+                    "in them): review them. " + "; ".join(
+                        f"{_e(s.student)}: {_e(', '.join(s.flags))}" for s in flagged[:MAX_NAMES])
+                    + "</p>")
     return (f"{warning}<p>{len(totals)} autograded submissions; total score mean "
             f"{statistics.mean(totals):.1f}, median {statistics.median(totals):g} of "
             f"{results.max_score:g}; {limits} hit a limit or could not be graded.</p>")
@@ -235,7 +242,7 @@ def csv_rows(results: ClassResults) -> list[list]:
     time, memory and the grader's message."""
     cells = [c.name for c in results.cells]
     header = ["student", "score", "max_score", *cells, "misconceptions", "unrecognised",
-              "seconds", "peak_mb", "grader_message", "sandbox"]
+              "seconds", "peak_mb", "grader_message", "sandbox", "flags"]
     rows = [header]
     for s in results.submissions:
         rows.append([s.student, f"{s.total:g}", f"{results.max_score:g}",
@@ -244,7 +251,7 @@ def csv_rows(results: ClassResults) -> list[list]:
                      "; ".join(sorted(s.unrecognised)),
                      "" if s.seconds is None else s.seconds,
                      "" if s.peak_mb is None else s.peak_mb, s.message,
-                     "bubblewrap" if s.confined else "unconfined"])
+                     "bubblewrap" if s.confined else "unconfined", "; ".join(s.flags)])
     return rows
 
 

@@ -8,6 +8,7 @@ minute. tests/test_grading_pipeline.py checks the real notebooks' feedback.
 from __future__ import annotations
 
 import ast
+import copy
 import json
 
 import nbformat
@@ -337,3 +338,24 @@ def test_the_courses_feedback_check_uses_its_delimiters(tmp_path):
     with pytest.raises(GradingError, match="negative numbers"):
         course.check_feedback(NAME)
     assert not leaky.exists()
+
+
+def test_a_submission_made_from_the_source_notebook_shows_it():
+    from autograder import sources
+    from autograder.leaks import carries_the_source, hidden_only_lines
+    from autograder.samples import filled
+
+    source = sources.notebook("00_episodes")
+    release = nbformat.read(sources.NOTEBOOKS / "00_episodes.ipynb", 4)  # stand-in release
+    for cell in release.cells:
+        outside, _ = markers().split(cell.source)
+        cell.source = "\n".join(outside)
+    perfect = filled(release, source)
+    assert carries_the_source(source, perfect) == []
+    assert any("BEGIN HIDDEN TESTS" in sign for sign in carries_the_source(source, source))
+    hidden = sorted(hidden_only_lines(source))
+    pasted = copy.deepcopy(perfect)
+    pasted.cells[-1].source += "\n" + hidden[0]
+    assert carries_the_source(source, pasted) == []  # one line may be a coincidence
+    pasted.cells[-1].source += "\n" + hidden[1]
+    assert carries_the_source(source, pasted) == ["it holds 2 lines of the hidden tests"]

@@ -32,7 +32,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 from autograder import confinement, submissions, supervision
 from autograder.authoring import expand
 from autograder.course import Course, GradingError
-from autograder.grades import cell_scores, format_table, unconfined_students
+from autograder.grades import cell_scores, format_table, marks
 from autograder.gradescope import build_zip, capped
 from autograder.isolated import (
     IsolatedGrader,
@@ -623,7 +623,7 @@ def test_unconfined_grading_says_so_in_every_output(course, tmp_path, monkeypatc
     grading.grade_pending(local, A, 1, LIMITS, unconfined=True)  # autograde's own steps
     out = capsys.readouterr().out
     assert grading.UNCONFINED_WARNING in out and "alice/99_square: 5/5" in out
-    table = format_table(cell_scores(local, A), unconfined_students(local, A))
+    table = format_table(cell_scores(local, A), marks(local, A))
     assert table.splitlines()[2].endswith("5/5  UNCONFINED")
     assert "graded without a sandbox" in table
     assert local.grading_record(A, "alice")["sandbox"] == "unconfined"
@@ -632,6 +632,28 @@ def test_unconfined_grading_says_so_in_every_output(course, tmp_path, monkeypatc
         report.render_html(results)
     rows = report.csv_rows(results)
     assert rows[1][rows[0].index("sandbox")] == "unconfined"
+
+
+def test_a_submission_made_from_the_source_notebook_is_graded_and_flagged(course, tmp_path,
+                                                                          capsys):
+    from autograder import class_results, grading, report
+
+    local = Course(tmp_path / "course")
+    shutil.copytree(course.root, local.root)
+    inbox = _inbox(local, tmp_path)
+    (inbox / "mallory").mkdir()
+    shutil.copyfile(local.notebook("source", A), inbox / "mallory" / f"{A}.ipynb")
+    collect(local, inbox, [A])
+    grading.grade_pending(local, A, 2, LIMITS)
+    out = capsys.readouterr().out
+    assert "mallory/99_square: 5/5" in out and "FLAGGED: it holds the marker" in out
+    assert local.grading_record(A, "mallory")["flags"] and not \
+        local.grading_record(A, "alice")["flags"]
+    table = format_table(cell_scores(local, A), marks(local, A)).splitlines()
+    assert table[-2].endswith("5/5  FLAGGED") and not table[-3].endswith("FLAGGED")
+    assert table[-1].startswith("FLAGGED: 1 submission(s) made from the instructor's source")
+    html = report.render_html(class_results.load(local, A))
+    assert "FLAGGED: 1 submission(s) were made from the instructor's source" in html
 
 
 def test_a_bwrap_that_fails_its_self_test_is_not_used(tmp_path, monkeypatch):
