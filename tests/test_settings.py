@@ -205,8 +205,9 @@ def test_validation_and_grading_execute_under_the_same_settings(monkeypatch, tmp
     monkeypatch.setattr(isolated.subprocess, "Popen", fake_popen)
     course = Course(tmp_path / "course")
     course.nbgrader("validate", "x.ipynb")
+    grader = IsolatedGrader(course, sandbox="none")  # its spawn is the one caught below
     with pytest.raises(Stop):
-        IsolatedGrader(course).execute(new_notebook())
+        grader.execute(new_notebook())
 
     def ours(env):
         return {k: v for k, v in env.items() if k.startswith("CS182META_")}
