@@ -67,6 +67,16 @@ def test_perfect_and_noisy_submissions_get_full_marks(graded, assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_samples_are_graded_in_bubblewrap_and_none_is_flagged(graded, assignment):
+    """Every sample (perfect, blank, noisy, each planted bug, two bugs) was graded in the
+    sandbox, and none looks made from the source notebook."""
+    course, scores = graded
+    for student in scores[assignment]:
+        record = course.grading_record(assignment, student)
+        assert record["sandbox"] == "bubblewrap" and record["flags"] == [], (student, record)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_blank_submission_scores_zero(graded, assignment):
     _, scores = graded
     assert all(score == 0 for score, _ in scores[assignment]["blank"].values())
