@@ -28,7 +28,7 @@ from autograder.leaks import (
     readable_text,
 )
 from autograder.limits import Limits
-from autograder.nbgrader_api import grade_id
+from autograder.nbgrader_api import SOLUTION, grade_id
 from autograder.samples import TWO_BUGS, bug_sample_name, two_bugs, write_samples
 from autograder.submissions import collect
 
@@ -158,7 +158,7 @@ def test_feedback_gives_no_hidden_test_away_but_every_message(graded, feedback, 
     source = nbformat.read(course.notebook("source", assignment), 4)
     # Lines of the hidden tests that are not also lines of the model solution (which the
     # samples hand in as their own), checked without the leak check's exemption.
-    reference = hidden_only_lines(source) - _secret_and_public_lines(source, ("SOLUTION",))[0]
+    reference = hidden_only_lines(source) - _secret_and_public_lines(source, (SOLUTION,))[0]
     shown_messages = 0
     for student in scores[assignment]:
         text = readable_text(feedback / student / assignment / f"{assignment}.html")
