@@ -792,6 +792,25 @@ def test_a_grader_failure_is_that_submissions_row(course, tmp_path, monkeypatch)
     assert "KeyError" in json.dumps(_autograded(local, "alice"))
 
 
+def test_gradescope_grades_where_bubblewrap_cannot_run(course, tmp_path, monkeypatch, capsys):
+    """Docker's seccomp profile usually blocks the namespaces: Gradescope still grades
+    (its container holds this submission alone), and its hidden output says how."""
+    from autograder import gradescope
+
+    package = build_zip(course, A, tmp_path / "zips")
+    with zipfile.ZipFile(package) as archive:
+        archive.extractall(tmp_path / "source")
+    release = nbformat.read(course.notebook("release", A), 4)
+    (tmp_path / "submission").mkdir()
+    nbformat.write(filled(release, nbformat.read(course.notebook("source", A), 4)),
+                   tmp_path / "submission" / f"{A}.ipynb")
+    monkeypatch.setattr(confinement.shutil, "which", lambda name: None)
+    monkeypatch.setattr(confinement, "_WARNED", set())
+    results = gradescope.run(tmp_path, A)
+    assert results["score"] == 5.0, results
+    assert "WARNING: student code runs UNCONFINED" in capsys.readouterr().err
+
+
 def test_gradescope_shows_no_traceback_to_the_student(course, tmp_path, monkeypatch):
     from autograder import gradescope
 
