@@ -32,6 +32,11 @@ def grade_pending(course: Course, assignment: str, jobs: int, limits: Limits,
                       unconfined)
 
 
+UNCONFINED_WARNING = ("WARNING: grading UNCONFINED (--unconfined): student code runs as this "
+                      "user, without a sandbox; the score table, the grading log and the class "
+                      "report say so")
+
+
 def check_sandbox(course: Course, unconfined: bool = False) -> None:
     """Raise :class:`GradingError` (why, how to fix it, and ``--unconfined``) where student
     code could not be sandboxed, unless the instructor asked for ``unconfined`` grading."""
@@ -50,11 +55,6 @@ def grader(course: Course, limits: Limits, unconfined: bool = False) -> Isolated
         print(UNCONFINED_WARNING, flush=True)
     return IsolatedGrader(course, limits, cache=warm_cache(course),
                           sandbox="none" if unconfined else "bwrap")
-
-
-UNCONFINED_WARNING = ("WARNING: grading UNCONFINED (--unconfined): student code runs as this "
-                      "user, without a sandbox; the score table, the grading log and the class "
-                      "report say so")
 
 
 def grade_submissions(course: Course, work: list[tuple[str, str]], jobs: int,
