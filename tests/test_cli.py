@@ -27,14 +27,20 @@ def test_autograder_cli_defaults_are_the_grader_limits(monkeypatch, tmp_path):
     monkeypatch.setattr(autograder_cli, "run_demo", lambda *a, **k: calls.append((a, k)))
     course = str(tmp_path / "course")
     assert autograder_cli.main(["--course", course, "autograde", "subs"]) == 0
-    _, submissions, assignments, jobs, limits, replace, force = calls[0]
-    assert (submissions, jobs, limits, replace, force) == ("subs", 1, Limits(), False, False)
+    _, submissions, assignments, jobs, limits, replace, force, unconfined = calls[0]
+    assert (submissions, jobs, limits, replace, force, unconfined) == (
+        "subs", 1, Limits(), False, False, False)  # in the sandbox unless asked otherwise
     assert assignments == sources.assignments()
     assert autograder_cli.main(["demo", "--bugs", "per-exercise", "00_episodes"]) == 0
-    assert calls[1][1] == {"bugs": "per-exercise"} and calls[1][0][1] == ["00_episodes"]
+    assert calls[1][1] == {"bugs": "per-exercise", "unconfined": False}
+    assert calls[1][0][1] == ["00_episodes"]
     assert autograder_cli.main(["demo"]) == 0
-    assert calls[2][1] == {"bugs": "one"} and calls[2][0][1] == sources.assignments()
+    assert calls[2][1] == {"bugs": "one", "unconfined": False}
+    assert calls[2][0][1] == sources.assignments()
     assert autograder_cli.main(["demo", "no_such_notebook"]) == 1
+    assert autograder_cli.main(["--course", course, "autograde", "subs", "--unconfined"]) == 0
+    assert autograder_cli.main(["demo", "--unconfined"]) == 0
+    assert calls[3][-1] is True and calls[4][1]["unconfined"] is True
 
 
 def test_feedback_hides_hidden_tests_unless_asked(monkeypatch, tmp_path, capsys):
