@@ -53,6 +53,7 @@ from traitlets.config import Config
 
 from autograder import confinement, supervision
 from autograder.course import Course, total
+from autograder.judging import JudgeLink, for_the_sandbox
 from autograder.leaks import carries_the_source
 from autograder.limits import MAX_ATTACHMENT, MAX_NOTEBOOK_BYTES, MAX_RESULTS_BYTES, Limits
 from autograder.nbgrader_api import (
@@ -62,6 +63,7 @@ from autograder.nbgrader_api import (
     run_preprocessors,
 )
 from autograder.sandbox import cap_outputs, error_output, mark_unexecuted
+from autograder.supervision import Outbox
 from cs182meta.settings import grading_environment
 
 
@@ -188,8 +190,9 @@ class Results:
     taken, each cell at most once and in order; anything else stops the reading with
     ``problem`` set."""
 
-    def __init__(self, nb):
+    def __init__(self, nb, link=None):
         self.nb = nb
+        self.link = link  # the judge (autograder.judging.JudgeLink): test cells are its
         self.pending = bytearray()
         self.total = 0
         self.last = -1
@@ -223,7 +226,13 @@ class Results:
                 self.done = True
                 self.message = str(record["message"])[:2000] if record["message"] else None
                 return
-            self._cell(record)
+            if self.link is not None and "judge" in record:
+                self.link.judge_point(record, self.last)
+                self.last = record["judge"]
+            elif self.link is not None and "reply" in record:
+                self.link.reply(record)
+            else:
+                self._cell(record)
         except (ValueError, TypeError, KeyError, nbformat.ValidationError) as err:
             self.malformed = True
             self.problem = (f"the results of the notebook's process were not what the "
@@ -238,6 +247,8 @@ class Results:
         cell = self.nb.cells[index]
         if cell.cell_type != "code" or record["id"] != cell.get("id"):
             raise ValueError(f"cell {index} is not the code cell sent")
+        if self.link is not None and (is_test_cell(cell) or not self.link.idle):
+            raise ValueError(f"cell {index}'s results are the judge's")
         if count is not None and type(count) is not int:
             raise ValueError("bad execution count")
         if not isinstance(outputs, list):
@@ -313,11 +324,19 @@ class IsolatedGrader:
         _unique_ids(nb)  # the sandbox's results name cells by id (a restored cell has none)
         argv = [sys.executable, "-m", "autograder.sandbox", f"--cell-timeout={self.limits.cell_s}"]
         result = _without_outputs(copy.deepcopy(nb))
-        results = Results(result)
-        with supervision.start(argv, self.limits, bwrap=self.bwrap, cache=self.cache,
-                               threads=self.threads, cgroups=self.cgroups) as sandbox:
-            peak, message = sandbox.watch(nbformat.writes(nb).encode(), results.feed,
-                                          lambda: results.problem)
+        outbox = Outbox(for_the_sandbox(nb).encode())
+        link = JudgeLink(result, outbox, self.cache, self.threads)
+        results = Results(result, link)
+        try:
+            with supervision.start(argv, self.limits, bwrap=self.bwrap, cache=self.cache,
+                                   threads=self.threads, cgroups=self.cgroups) as sandbox:
+                peak, message = sandbox.watch(
+                    outbox, results.feed, lambda: results.problem or link.problem,
+                    readers=((link.process.stdout, link.feed),))
+        finally:
+            link.close()
+        if link.problem and not results.problem:
+            message = message or link.problem
         if results.malformed:  # forged or corrupted: keep nothing it said
             _without_outputs(result)
         if not message:

@@ -27,7 +27,7 @@ import sys
 
 import nbformat
 from nbclient.exceptions import DeadKernelError
-from nbformat.v4 import new_output
+from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
 
 # Caps on what one output keeps (a note says what was cut); the feedback shows the rest.
@@ -117,23 +117,74 @@ def cap_outputs(outputs: list) -> list:
 
 class StreamingExecute(Execute):
     """nbgrader's ``Execute`` that hands each code cell's outputs to ``emit`` as soon as
-    the cell has run."""
+    the cell has run, and stops at each test cell (a *judge point*: its source never
+    comes here) to serve the judge's requests (:meth:`serve`) until it says ``end``."""
 
     def preprocess_cell(self, cell, resources, index):
         self._current = index
+        if is_test_cell(cell):
+            self.serve(index, cell)
+            return cell, resources
         cell, resources = super().preprocess_cell(cell, resources, index)
         if cell.cell_type == "code":
             self._emit(index, cell)
         return cell, resources
 
+    def serve(self, index: int, cell) -> None:
+        """Say that test cell ``index`` is reached, then answer each request of the
+        judge by running :func:`cs182meta.student.serve` in the kernel, until ``end``."""
+        self._send({"judge": index, "id": cell.get("id")})
+        while True:
+            message = self._receive()
+            if message.get("end") == index:
+                return
+            request = message.get("request")
+            call = new_code_cell(f"__import__('cs182meta.student').student.serve("
+                                 f"{json.dumps(request)!r})")
+            try:
+                self.execute_cell(call, index, store_history=False)
+            except DeadKernelError:
+                raise
+            except Exception as err:  # noqa: BLE001 — a timeout, a kernel error: no answer
+                call.outputs = [error_output(type(err).__name__, str(err)[:500])]
+            self._send({"reply": _reply(call.outputs, self.timeout)})
 
-def execute(nb, cell_timeout: int, emit) -> str | None:
-    """Run ``nb``, calling ``emit(index, cell)`` after each code cell; return why it
+
+REPLY_MIME = "application/vnd.cs182meta.reply+json"  # cs182meta.student.REPLY_MIME
+
+
+def _reply(outputs: list, timeout: int) -> dict:
+    """The kernel's answer among a request's ``outputs`` (the last one of its kind), or
+    an error saying why there is none."""
+    for output in reversed(outputs):
+        text = output.get("data", {}).get(REPLY_MIME) if output.get("output_type") == (
+            "display_data") else None
+        if isinstance(text, str) and len(text) <= MAX_NOTEBOOK_BYTES * 4:
+            try:
+                reply = json.loads(text)
+            except ValueError:
+                break
+            if isinstance(reply, dict):
+                return reply
+            break
+    errors = [f"{o.get('ename')}: {o.get('evalue')}"[:500] for o in outputs
+              if o.get("output_type") == "error"]
+    why = errors[-1] if errors else "it gave no answer"
+    if any("Timeout" in e for e in errors):
+        why = f"it did not answer within {timeout} s"
+    return {"error": {"type": "NoAnswer", "message": f"your notebook's kernel could not answer "
+                                                     f"the test's call: {why}", "details": ""}}
+
+
+def execute(nb, cell_timeout: int, emit, send, receive) -> str | None:
+    """Run ``nb``, calling ``emit(index, cell)`` after each code cell and serving the
+    judge at each test cell (``send`` a message to it, ``receive`` one); return why it
     stopped early, or None."""
     # nbgrader's Execute already records an error for a cell whose reply says "error"
     # even when the student switched the traceback display off.
     executor = StreamingExecute(timeout=cell_timeout, allow_errors=True)
     executor._emit = emit
+    executor._send, executor._receive = send, receive
     executor._current = None
     resources = {"metadata": {"path": os.getcwd()}}
     try:
@@ -143,10 +194,12 @@ def execute(nb, cell_timeout: int, emit) -> str | None:
         stopped = f"the kernel died ({err.__class__.__name__}); later cells did not run"
     except Exception as err:  # noqa: BLE001 — whatever happens, report what ran
         stopped = f"execution stopped: {err.__class__.__name__}: {err}"
-    if executor._current is not None and nb.cells[executor._current].cell_type == "code":
-        cell = nb.cells[executor._current]
+    current = executor._current
+    if current is not None and nb.cells[current].cell_type == "code" and not is_test_cell(
+            nb.cells[current]):
+        cell = nb.cells[current]
         cell.execution_count = None
-        emit(executor._current, cell)  # what the interrupted cell printed
+        emit(current, cell)  # what the interrupted cell printed
     return stopped[:2000]
 
 
@@ -172,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.cache_from:  # a private, writable copy: no submission changes another's data
         shutil.copytree(args.cache_from, os.environ["CS182META_CACHE"], dirs_exist_ok=True)
-    data = sys.stdin.buffer.read(MAX_NOTEBOOK_BYTES * 4)
+    requests = os.fdopen(os.dup(0), "rb")  # os.dup: not inheritable, the kernel never has it
+    data = requests.readline(MAX_NOTEBOOK_BYTES * 4)
     nb = nbformat.reads(data.decode("utf-8"), as_version=4)
     del data
     results = _private_stdout()
@@ -185,7 +239,17 @@ def main(argv: list[str] | None = None) -> int:
         results.write(json.dumps(record) + "\n")
         results.flush()
 
-    stopped = execute(nb, args.cell_timeout, emit)
+    def send(message: dict) -> None:
+        results.write(json.dumps(message) + "\n")
+        results.flush()
+
+    def receive() -> dict:
+        line = requests.readline(MAX_NOTEBOOK_BYTES * 4)
+        if not line:
+            raise EOFError("the grader closed the requests")
+        return json.loads(line)
+
+    stopped = execute(nb, args.cell_timeout, emit, send, receive)
     results.write(json.dumps({"done": True, "message": stopped}) + "\n")
     results.flush()
     return 0

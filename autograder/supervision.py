@@ -108,6 +108,21 @@ def _spawn_unconfined(folder: Path, argv: list[str], cache: Path | None, threads
     return subprocess.Popen([*prefix, *argv], cwd=folder / "work", env=env, **_PIPES)
 
 
+class Outbox:
+    """What is still to be written to a sandbox's stdin; ``close`` (or
+    ``close_when_sent``) closes the pipe once it is all written."""
+
+    def __init__(self, data: bytes = b"", close_when_sent: bool = False):
+        self.data = bytearray(data)
+        self.closed = close_when_sent
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class RunningSandbox:
     """One submission's sandbox process, from its start to its cleanup (``with``)."""
 
@@ -143,19 +158,23 @@ class RunningSandbox:
         if self.folder is not None:
             self.folder.cleanup()
 
-    def watch(self, notebook: bytes, feed: Callable[[bytes], None],
-              problem: Callable[[], str | None] = lambda: None) -> tuple[float, str]:
-        """Write ``notebook`` to the sandbox's stdin and hand what comes on its stdout to
-        ``feed`` until it exits, while enforcing the wall-time and memory limits on all of
-        its processes; ``problem`` says why the reader wants it stopped, if it does.
+    def watch(self, stdin: bytes | Outbox, feed: Callable[[bytes], None],
+              problem: Callable[[], str | None] = lambda: None,
+              readers: tuple = ()) -> tuple[float, str]:
+        """Write ``stdin`` (bytes, or an :class:`Outbox` that may grow) to the sandbox's
+        stdin and hand what comes on its stdout to ``feed`` until it exits, while
+        enforcing the wall-time and memory limits on all of its processes; ``problem``
+        says why the reader wants it stopped, if it does; ``readers``: more pipes
+        ``(file, callback)`` to hand data from as it comes (b"" at their end).
         Return (peak MB, why it was stopped, or "")."""
         process = self.process
-        selector = self._selector()
+        outbox = stdin if isinstance(stdin, Outbox) else Outbox(stdin, close_when_sent=True)
+        selector = self._selector(readers)
         start, peak, message = time.monotonic(), 0.0, ""
-        sent, exited, measured = 0, None, 0.0
+        exited, measured = None, 0.0
         try:
             while True:
-                sent = self._exchange(selector, notebook, sent, feed)
+                self._exchange(selector, outbox, feed)
                 now = time.monotonic()
                 reason = problem()
                 if now - measured >= POLL_S:
@@ -184,41 +203,57 @@ class RunningSandbox:
         process.wait()
         return peak, message or self._over_memory(0.0)  # a kill by the cgroup's OOM killer
 
-    def _selector(self) -> selectors.BaseSelector:
-        """The sandbox's three pipes, non-blocking: stdin to write, stdout and stderr."""
+    def _selector(self, readers: tuple = ()) -> selectors.BaseSelector:
+        """The sandbox's stdout and stderr and the ``readers``, non-blocking (stdin is
+        registered while there is something to write)."""
         selector = selectors.DefaultSelector()
-        for pipe, event in ((self.process.stdin, selectors.EVENT_WRITE),
-                            (self.process.stdout, selectors.EVENT_READ),
-                            (self.process.stderr, selectors.EVENT_READ)):
+        os.set_blocking(self.process.stdin.fileno(), False)
+        for pipe, callback in ((self.process.stdout, None), (self.process.stderr, None),
+                               *readers):
             os.set_blocking(pipe.fileno(), False)
-            selector.register(pipe, event)
+            selector.register(pipe, selectors.EVENT_READ, callback)
         return selector
 
-    def _exchange(self, selector: selectors.BaseSelector, notebook: bytes, sent: int,
-                  feed: Callable[[bytes], None]) -> int:
-        """One round on the pipes (at most :data:`POLL_S`): write more of ``notebook``,
-        hand stdout data to ``feed``, drop stderr data, close what the sandbox closed.
-        Return how much of ``notebook`` is sent."""
+    def _exchange(self, selector: selectors.BaseSelector, outbox: Outbox,
+                  feed: Callable[[bytes], None]) -> None:
+        """One round on the pipes (at most :data:`POLL_S`): write more of ``outbox``,
+        hand stdout data to ``feed`` and a reader's data to its callback, drop stderr
+        data, close what the other end closed."""
+        stdin = self.process.stdin
+        if not stdin.closed:
+            wanted = bool(outbox.data) or outbox.closed
+            if wanted and stdin not in _registered(selector):
+                selector.register(stdin, selectors.EVENT_WRITE)
+            elif not wanted and stdin in _registered(selector):
+                selector.unregister(stdin)
         for key, _ in selector.select(timeout=POLL_S):
             pipe = key.fileobj
             try:
-                if pipe is self.process.stdin:
-                    sent += os.write(pipe.fileno(), notebook[sent:sent + 2**16])
-                    if sent >= len(notebook):
+                if pipe is stdin:
+                    if outbox.data:
+                        del outbox.data[:os.write(pipe.fileno(), outbox.data[:2**16])]
+                    if not outbox.data and outbox.closed:
                         selector.unregister(pipe)
                         pipe.close()
                     continue
                 data = os.read(pipe.fileno(), 2**16)
             except BlockingIOError:
                 continue
-            except OSError:  # the sandbox closed its end
+            except OSError:  # the other end is closed
+                if pipe is stdin:
+                    selector.unregister(pipe)
+                    pipe.close()
+                    continue
                 data = b""
             if not data:
                 selector.unregister(pipe)
                 pipe.close()
-            elif pipe is self.process.stdout:
-                feed(data)
-        return sent
+            if pipe is self.process.stdout:
+                if data:
+                    feed(data)
+            elif key.data is not None:
+                key.data(data)
+
 
     def _over_memory(self, rss: float) -> str:
         """Why the submission must stop for its memory (``rss`` MB now), or ""."""

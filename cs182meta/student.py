@@ -37,12 +37,11 @@ import base64
 import builtins
 import collections.abc
 import importlib
+import io
 import json
 import sys
 import traceback
 from typing import Any
-
-import torch
 
 MAX_REPLY_BYTES = 64 * 2**20  # a reply over this is refused (the channel's size cap)
 MAX_DEPTH = 32  # nesting of lists, tuples and dicts
@@ -50,9 +49,14 @@ MAX_ITEMS = 100_000  # items of one iterator that crosses
 BUILDABLE = ("torch.", "cs182meta.")  # what Student.build may construct on the student's side
 REPLY_MIME = "application/vnd.cs182meta.reply+json"  # how the kernel answers the sandbox
 
-_DTYPES = {str(d).removeprefix("torch."): d for d in (
-    torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8, torch.int8,
-    torch.int16, torch.int32, torch.int64, torch.bool)}
+DTYPE_NAMES = ("float16", "bfloat16", "float32", "float64", "uint8", "int8", "int16", "int32",
+               "int64", "bool")
+
+
+def _torch():
+    """torch, if this process has imported it (a tensor cannot exist otherwise): a
+    notebook that never imports torch does not load it for its tests' sake."""
+    return sys.modules.get("torch")
 
 
 class WireError(ValueError):
@@ -69,12 +73,14 @@ class StudentCodeError(Exception):
 
 
 # ------------------------------------------------------------------------------ the wire
-def _tensor(value: torch.Tensor) -> dict:
+def _tensor(value) -> dict:
+    import torch
+
     value = value.detach()
     if value.layout != torch.strided or value.is_complex() or value.is_quantized:
         raise WireError(f"a {value.layout} / {value.dtype} tensor cannot be sent")
     dtype = str(value.dtype).removeprefix("torch.")
-    if dtype not in _DTYPES:
+    if dtype not in DTYPE_NAMES:
         raise WireError(f"tensors of {value.dtype} cannot be sent")
     data = value.cpu().contiguous()
     raw = data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b""
@@ -83,10 +89,13 @@ def _tensor(value: torch.Tensor) -> dict:
                         "data": base64.b64encode(raw).decode("ascii")}}
 
 
-def _untensor(spec: Any) -> torch.Tensor:
+def _untensor(spec: Any):
+    import torch
+
     if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "requires_grad", "data"}:
         raise WireError("a tensor needs dtype, shape, requires_grad and data")
-    dtype = _DTYPES.get(spec["dtype"]) if isinstance(spec["dtype"], str) else None
+    dtype = (getattr(torch, spec["dtype"]) if isinstance(spec["dtype"], str)
+             and spec["dtype"] in DTYPE_NAMES else None)
     shape = spec["shape"]
     if dtype is None or not isinstance(shape, list) or not all(
             type(n) is int and 0 <= n for n in shape) or len(shape) > 16:
@@ -124,12 +133,14 @@ def encode(value: Any, keep=None, depth: int = 0) -> Any:
         return value
     if type(value) is float:
         return value if value == value and abs(value) != float("inf") else {"$float": repr(value)}
-    if isinstance(value, torch.Tensor) and type(value) in (torch.Tensor, torch.nn.Parameter):
-        return _tensor(value)
-    if isinstance(value, torch.dtype):
-        return {"$dtype": str(value).removeprefix("torch.")}
-    if isinstance(value, torch.Size):
-        return {"$tuple": [int(n) for n in value]}
+    torch = _torch()
+    if torch is not None:
+        if isinstance(value, torch.Tensor) and type(value) in (torch.Tensor, torch.nn.Parameter):
+            return _tensor(value)
+        if isinstance(value, torch.dtype):
+            return {"$dtype": str(value).removeprefix("torch.")}
+        if isinstance(value, torch.Size):
+            return {"$tuple": [int(n) for n in value]}
     if _is_namedtuple(value):
         return {"$namedtuple": _type_path(type(value)), "fields": list(type(value)._fields),
                 "values": [encode(v, keep, depth + 1) for v in value]}
@@ -166,8 +177,10 @@ def decode(data: Any, resolve=None, depth: int = 0) -> Any:
         return _untensor(data[kind])
     if kind == "$float" and len(data) == 1 and data[kind] in ("nan", "inf", "-inf"):
         return float(data[kind])
-    if kind == "$dtype" and len(data) == 1 and data[kind] in _DTYPES:
-        return _DTYPES[data[kind]]
+    if kind == "$dtype" and len(data) == 1 and data[kind] in DTYPE_NAMES:
+        import torch
+
+        return getattr(torch, data[kind])
     if kind == "$tuple" and len(data) == 1 and type(data[kind]) is list:
         return tuple(decode(v, resolve, depth + 1) for v in data[kind])
     if kind == "$dict" and len(data) == 1 and type(data[kind]) is list:
@@ -315,7 +328,15 @@ class Server:
             return compute()
         except Exception as err:  # noqa: BLE001 — the student's error goes back as data
             details = "".join(traceback.format_exception(err)[-12:])
-            raise StudentCodeError(type(err).__name__, str(err)[:4000], details[-8000:]) from None
+            raise StudentCodeError(type(err).__name__, _cut(str(err), 4000),
+                                   _cut(details, 8000)) from None
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + (f"\n… [error message cut by the grader: {len(text):,} characters, "
+                           f"the first {limit:,} kept]")
 
 
 def _importable(path: Any) -> Any:
@@ -337,6 +358,8 @@ def _gradients(fn, args: list, kwargs: dict, wrt: Any, index: Any):
     (item ``index`` of the output, if given) with respect to each ``wrt`` entry: an
     argument's position or keyword; a tensor argument gives one gradient, a network
     (``nn.Module``) a list, one per parameter. A gradient is None where none flows."""
+    import torch
+
     if not isinstance(wrt, list) or not all(type(w) in (int, str) for w in wrt):
         raise WireError("wrt must list argument positions or keywords")
     groups = []
@@ -490,9 +513,7 @@ class Student:
                 if obj._student is not self:
                     raise WireError("a handle of another student")
                 return {"$object": obj._key}
-            import pickle  # the judge's own objects go over as copies; nothing comes back so
-
-            return {"$copy": base64.b64encode(pickle.dumps(obj)).decode("ascii")}
+            return {"$copy": base64.b64encode(_pickle_copy(obj)).decode("ascii")}
 
         return encode(value, keep)
 
@@ -511,9 +532,32 @@ class Student:
         error = reply.get("error")
         if set(reply) == {"error"} and isinstance(error, dict) and all(
                 isinstance(error.get(k), str) for k in ("type", "message", "details")):
-            raise StudentCodeError(error["type"][:100], error["message"][:4000],
-                                   error["details"][:8000])
+            raise StudentCodeError(error["type"][:100], error["message"][:4200],
+                                   error["details"][:8200])
         raise WireError("the student's side sent a reply that is not one")
+
+
+def _pickle_copy(value) -> bytes:
+    """``value`` pickled to go to the student's side (never the other way). A class or
+    function of the test cell itself (module ``__main__``) is refused: in a notebook it
+    would resolve to the student's namespace, under grading to nothing."""
+    import pickle
+
+    class Copier(pickle.Pickler):
+        def reducer_override(self, obj):
+            if (isinstance(obj, type) or callable(obj)) and getattr(obj, "__module__", "") in (
+                    "__main__", None, "builtins") and not isinstance(obj, type(len)):
+                if getattr(obj, "__module__", "") != "builtins":
+                    raise WireError(f"{getattr(obj, '__qualname__', obj)!s:.80} is defined in the "
+                                    f"test cell: only torch's and the kit's objects can be sent")
+            return NotImplemented
+
+    buffer = io.BytesIO()
+    try:
+        Copier(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    except (pickle.PicklingError, TypeError, AttributeError) as err:
+        raise WireError(f"a {type(value).__name__} cannot be sent ({err})") from None
+    return buffer.getvalue()
 
 
 class _KernelStudent(Student):

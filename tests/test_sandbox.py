@@ -59,9 +59,11 @@ def square(x):
     ### END SOLUTION
 
 # %% [tests] id="sq_tests" points=2
-assert square(3) == 9
+from cs182meta.student import student
+
+assert student.square(3) == 9
 ### BEGIN HIDDEN TESTS
-assert square(-4) == 16
+assert student.square(-4) == 16
 ### END HIDDEN TESTS
 
 # %% [solution] id="cube"
@@ -71,7 +73,9 @@ def cube(x):
     ### END SOLUTION
 
 # %% [tests] id="cube_tests" points=3
-assert cube(2) == 8
+from cs182meta.student import student
+
+assert student.cube(2) == 8
 '''
 TOKEN = f"cs182meta-test-{uuid.uuid4().hex[:10]}"  # in the command line of every helper
 LIMITS = Limits(wall_s=240, cell_s=30, memory_mb=700)
