@@ -51,6 +51,7 @@ MAX_DATA = 2_000_000  # characters of one binary (base64) value: a picture
 MAX_OUTPUTS = 500  # outputs of one cell
 MAX_CELL = 4_000_000  # characters of all outputs of one cell
 MAX_RESULTS_BYTES = 64 * 2**20  # bytes of everything one sandbox hands back
+MAX_REPLY_BYTES = 16 * 2**20  # bytes of one answer of the student's side to the judge
 SHM_MB = 64  # MB of the sandbox's /dev/shm (multiprocessing's semaphores and queues)
 
 # What Gradescope is handed (autograder.gradescope).

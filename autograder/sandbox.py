@@ -31,7 +31,14 @@ from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
 
 # Caps on what one output keeps (a note says what was cut); the feedback shows the rest.
-from autograder.limits import MAX_CELL, MAX_DATA, MAX_NOTEBOOK_BYTES, MAX_OUTPUTS, MAX_TEXT
+from autograder.limits import (
+    MAX_CELL,
+    MAX_DATA,
+    MAX_NOTEBOOK_BYTES,
+    MAX_OUTPUTS,
+    MAX_REPLY_BYTES,
+    MAX_TEXT,
+)
 from autograder.nbgrader_api import is_test_cell
 
 
@@ -159,7 +166,11 @@ def _reply(outputs: list, timeout: int) -> dict:
     for output in reversed(outputs):
         text = output.get("data", {}).get(REPLY_MIME) if output.get("output_type") == (
             "display_data") else None
-        if isinstance(text, str) and len(text) <= MAX_NOTEBOOK_BYTES * 4:
+        if isinstance(text, str) and len(text) > MAX_REPLY_BYTES:
+            return {"error": {"type": "NoAnswer", "message": (
+                f"your notebook's answer to the test's call was {len(text) / 2**20:.0f} MB, "
+                f"over the {MAX_REPLY_BYTES // 2**20} MB limit"), "details": ""}}
+        if isinstance(text, str):
             try:
                 reply = json.loads(text)
             except ValueError:

@@ -76,16 +76,17 @@ class StudentCodeError(Exception):
 def _tensor(value) -> dict:
     import torch
 
+    requires_grad = bool(value.requires_grad)
     value = value.detach()
     if value.layout != torch.strided or value.is_complex() or value.is_quantized:
         raise WireError(f"a {value.layout} / {value.dtype} tensor cannot be sent")
     dtype = str(value.dtype).removeprefix("torch.")
     if dtype not in DTYPE_NAMES:
         raise WireError(f"tensors of {value.dtype} cannot be sent")
-    data = value.cpu().contiguous()
+    data = value.cpu().clone(memory_format=torch.contiguous_format)  # a 0-stride view too
     raw = data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b""
     return {"$tensor": {"dtype": dtype, "shape": list(data.shape),
-                        "requires_grad": bool(value.requires_grad),
+                        "requires_grad": requires_grad,
                         "data": base64.b64encode(raw).decode("ascii")}}
 
 
@@ -242,10 +243,8 @@ class Server:
         self.objects: dict[int, Any] = {}
 
     def _keep(self, value: Any) -> dict:
-        for key, kept in self.objects.items():
-            if kept is value:
-                break
-        else:
+        key = next((k for k, kept in self.objects.items() if kept is value), None)
+        if key is None:
             key = len(self.objects) + 1
             self.objects[key] = value
         kind = type(value)
