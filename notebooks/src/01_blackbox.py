@@ -191,6 +191,7 @@ def make_sequence(episode, generator=None):
 import torch
 
 from cs182meta.episodes import Episode
+from cs182meta.student import student
 
 
 def fake_episode(batch, n_way, rounds):
@@ -213,6 +214,9 @@ def check_sequence(episode, inputs, targets):
     batch, n_way = episode.support_x.shape[0], episode.n_way
     rounds = episode.support_x.shape[1] // n_way
     steps = (2 * rounds + 1) * n_way
+    assert torch.is_tensor(inputs) and torch.is_tensor(targets), (
+        f"expected (inputs, targets) as two tensors, got {type(inputs).__name__} and {type(targets).__name__}"
+    )
     assert inputs.shape == (batch, steps, 4 + n_way), (
         f"expected inputs [B, (2R+1)N, pixels + N] = {(batch, steps, 4 + n_way)}, got {tuple(inputs.shape)}"
     )
@@ -248,7 +252,7 @@ def check_sequence(episode, inputs, targets):
 
 
 episode = fake_episode(batch=6, n_way=4, rounds=2)
-inputs, targets = make_sequence(episode, torch.Generator().manual_seed(0))
+inputs, targets = student.make_sequence(episode, torch.Generator().manual_seed(0))
 per_round = check_sequence(episode, inputs, targets)
 rounds_in_class_order = (per_round == torch.arange(4)).all(dim=-1).float().mean().item()
 assert rounds_in_class_order < 0.5, (
@@ -262,16 +266,16 @@ assert same_as_before < 0.5, (
 )
 ### BEGIN HIDDEN TESTS
 episode = fake_episode(batch=3, n_way=3, rounds=3)
-inputs, targets = make_sequence(episode, torch.Generator().manual_seed(1))
+inputs, targets = student.make_sequence(episode, torch.Generator().manual_seed(1))
 check_sequence(episode, inputs, targets)
-again, again_targets = make_sequence(episode, torch.Generator().manual_seed(1))
+again, again_targets = student.make_sequence(episode, torch.Generator().manual_seed(1))
 assert torch.equal(inputs, again) and torch.equal(targets, again_targets), (
     "the same generator seed must give the same sequences"
 )
 # The order must look random: in a long task, class 0 sits in each slot about equally
 # often, and a round's order is unrelated to the orders of the rounds before it.
 episode = fake_episode(batch=2, n_way=4, rounds=100)
-inputs, targets = make_sequence(episode, torch.Generator().manual_seed(2))
+inputs, targets = student.make_sequence(episode, torch.Generator().manual_seed(2))
 per_round = check_sequence(episode, inputs, targets)  # (B, 2R+1, N): the class in each slot
 slot_of_class_0 = (per_round == 0).float().mean(dim=(0, 1))  # (N,)
 assert (slot_of_class_0 - 0.25).abs().max() < 0.12, (
@@ -374,62 +378,88 @@ class LSTMLearner(nn.Module):
 
 # %% [tests] id="lstm_learner_tests" points=3
 import torch
-from torch import nn
 
-torch.manual_seed(0)
-model = LSTMLearner(n_way=3, input_size=12, hidden_size=8)
+from cs182meta.student import Handle, StudentCodeError, student
+
+
+def attribute(handle, name):
+    """`handle.name` on the notebook's side, or None where it has no such attribute."""
+    try:
+        return getattr(handle, name)
+    except StudentCodeError:
+        return None
+
+
+def kind(value):
+    """The class name of a value that came back (a handle's: the notebook's object's class)."""
+    return value.type_name.rpartition(".")[2] if isinstance(value, Handle) else type(value).__name__
+
+
+student.build("torch.manual_seed", 0)  # the network's initial weights are drawn on the notebook's side
+model = student.LSTMLearner(n_way=3, input_size=12, hidden_size=8)
 for name, size_in, size_out in (("lstm1", 15, 8), ("lstm2", 8, 3)):
-    layer = getattr(model, name, None)
-    assert isinstance(layer, nn.LSTM), f"model.{name} must be an nn.LSTM, got {type(layer).__name__}"
+    layer = attribute(model, name)
+    assert student.is_instance(layer, "torch.nn.LSTM"), f"model.{name} must be an nn.LSTM, got {kind(layer)}"
     assert (layer.input_size, layer.hidden_size) == (size_in, size_out), (
         f"model.{name}: expected input_size {size_in} and hidden_size {size_out}, "
         f"got {layer.input_size} and {layer.hidden_size}"
     )
-x = torch.randn(2, 7, 15)
-with torch.no_grad():
-    logits, state = model(x)
-    assert logits.shape == (2, 7, 3), f"expected logits [B, T, N] = (2, 7, 3), got {tuple(logits.shape)}"
-    later = x.clone()
-    later[:, 4:] += 1.0
-    changed, _ = model(later)
-    assert torch.allclose(changed[:, :4], logits[:, :4], atol=1e-6), (
-        "the output at step t must depend only on items 0..t: changing items 4..6 changed earlier outputs "
-        "(is the sequence read in the right order, along the time axis?)"
-    )
-    assert not torch.allclose(changed[:, 4:], logits[:, 4:]), "changing items 4..6 must change their outputs"
-    other = x.clone()
-    other[0] = torch.randn(7, 15)
-    changed, _ = model(other)
-    assert torch.allclose(changed[1], logits[1], atol=1e-6), (
-        "changing task 0 changed the outputs of task 1: each task must be read on its own "
-        "(batch-first input [B, T, features])"
-    )
-    first, state = model(x[:, :3])
-    rest, _ = model(x[:, 3:], state)
-    assert torch.allclose(torch.cat([first, rest], dim=1), logits, atol=1e-5), (
-        "reading a task in two pieces, passing the state on, must give the outputs of reading it at once"
-    )
+x = torch.randn(2, 7, 15, generator=torch.Generator().manual_seed(0))
+logits, state = model(x)
+assert torch.is_tensor(logits) and logits.shape == (2, 7, 3), (
+    f"expected logits [B, T, N] = (2, 7, 3), got {tuple(logits.shape) if torch.is_tensor(logits) else kind(logits)}"
+)
+later = x.clone()
+later[:, 4:] += 1.0
+changed, _ = model(later)
+assert torch.allclose(changed[:, :4], logits[:, :4], atol=1e-6), (
+    "the output at step t must depend only on items 0..t: changing items 4..6 changed earlier outputs "
+    "(is the sequence read in the right order, along the time axis?)"
+)
+assert not torch.allclose(changed[:, 4:], logits[:, 4:]), "changing items 4..6 must change their outputs"
+other = x.clone()
+other[0] = torch.randn(7, 15, generator=torch.Generator().manual_seed(1))
+changed, _ = model(other)
+assert torch.allclose(changed[1], logits[1], atol=1e-6), (
+    "changing task 0 changed the outputs of task 1: each task must be read on its own "
+    "(batch-first input [B, T, features])"
+)
+first, state = model(x[:, :3])
+rest, _ = model(x[:, 3:], state)
+assert torch.allclose(torch.cat([first, rest], dim=1), logits, atol=1e-5), (
+    "reading a task in two pieces, passing the state on, must give the outputs of reading it at once"
+)
 ### BEGIN HIDDEN TESTS
-def reference_lstm(layer, inputs):
-    """One LSTM layer, step by step, from its own weights (gate order i, f, g, o)."""
+def reference_lstm(weights, inputs):
+    """One LSTM layer, step by step, from its weights (gate order i, f, g, o)."""
+    weight_ih, weight_hh, bias_ih, bias_hh = weights
     batch, steps, _ = inputs.shape
-    h = inputs.new_zeros(batch, layer.hidden_size)
-    c = inputs.new_zeros(batch, layer.hidden_size)
+    h = inputs.new_zeros(batch, weight_hh.shape[1])
+    c = inputs.new_zeros(batch, weight_hh.shape[1])
     outputs = []
     for t in range(steps):
-        gates = inputs[:, t] @ layer.weight_ih_l0.T + layer.bias_ih_l0 + h @ layer.weight_hh_l0.T + layer.bias_hh_l0
+        gates = inputs[:, t] @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh
         i, f, g, o = gates.chunk(4, dim=-1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         outputs.append(h)
     return torch.stack(outputs, dim=1)
 
-torch.manual_seed(1)
-model = LSTMLearner(n_way=4, input_size=10, hidden_size=6)
-x = torch.randn(3, 9, 14)
-with torch.no_grad():
-    logits, _ = model(x)
-    expected = reference_lstm(model.lstm2, reference_lstm(model.lstm1, x))
+
+def layer_weights(weights, name):
+    """The four tensors of a one-layer nn.LSTM called `name`, from the model's state dict."""
+    keys = [f"{name}.{part}_l0" for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    missing = [key for key in keys if key not in weights]
+    assert not missing, f"model.{name} must be one nn.LSTM layer with biases; its state dict lacks {missing}"
+    return [weights[key] for key in keys]
+
+
+student.build("torch.manual_seed", 1)
+model = student.LSTMLearner(n_way=4, input_size=10, hidden_size=6)
+x = torch.randn(3, 9, 14, generator=torch.Generator().manual_seed(2))
+weights = model.state_dict()
+logits, _ = model(x)
+expected = reference_lstm(layer_weights(weights, "lstm2"), reference_lstm(layer_weights(weights, "lstm1"), x))
 assert torch.allclose(logits, expected, atol=1e-5), "logits differ from two LSTM layers read in order"
 first, state = model(x[:, :2])
 middle, state = model(x[:, 2:6], state)
@@ -465,33 +495,51 @@ import math
 
 import torch
 
+from cs182meta.student import student
+
 is_query = torch.tensor([True, True, False, False, True, False])
 logits = torch.zeros(2, 6, 3)
 logits[:, ~is_query] = torch.tensor([-20.0, 20.0, 0.0])  # confidently wrong at support positions
 targets = torch.zeros(2, 6, dtype=torch.long)
-logits.requires_grad_()
-loss = query_loss(logits, targets, is_query)
-assert torch.is_tensor(loss) and loss.dim() == 0, "the loss must be a scalar tensor"
+loss = student.query_loss(logits, targets, is_query)
+assert torch.is_tensor(loss) and loss.dim() == 0, (
+    f"the loss must be a scalar tensor, got {tuple(loss.shape) if torch.is_tensor(loss) else type(loss).__name__}"
+)
 assert abs(loss.item() - math.log(3)) < 1e-5, (
     f"uniform logits at every query give log(3) = {math.log(3):.5f}; got {loss.item():.5f} "
     "(support positions must not count)"
 )
-loss.backward()
-assert logits.grad[:, ~is_query].abs().sum() == 0, "no gradient may reach the support positions"
-assert logits.grad[:, is_query].abs().sum() > 0, "the query positions must receive gradients"
+# The gradient with respect to the logits, asked of the notebook (it backpropagates there).
+_, (gradient,) = student.grad(student.query_loss, (logits, targets, is_query), wrt=(0,))
+assert gradient is not None, "no gradient reaches the logits: the loss must be computed from them with autograd"
+assert torch.equal(gradient[:, ~is_query], torch.zeros(2, 3, 3)), (
+    f"no gradient may reach the support positions, got {gradient[:, ~is_query].abs().max().item():.3g} there"
+)
+# At a query: (softmax of its logits - one-hot of its label) / number of query predictions.
+expected = (torch.full((3,), 1 / 3) - torch.tensor([1.0, 0.0, 0.0])) / (2 * 3)
+assert torch.allclose(gradient[:, is_query], expected.expand(2, 3, 3), atol=1e-6), (
+    f"at every query position (2 tasks x 3 queries, uniform logits, label 0) the gradient of the mean "
+    f"cross-entropy is {[round(v, 5) for v in expected.tolist()]}, got {gradient[:, is_query].reshape(-1, 3).tolist()}"
+)
 ### BEGIN HIDDEN TESTS
 generator = torch.Generator().manual_seed(3)
 logits = torch.randn(3, 10, 4, generator=generator)
 targets = torch.randint(0, 4, (3, 10), generator=generator)
 is_query = torch.rand(10, generator=generator) < 0.5
 is_query[0] = True
+leaf = logits.clone().requires_grad_()
 terms = [
-    -torch.log_softmax(logits[b, t], dim=0)[targets[b, t]]
+    -torch.log_softmax(leaf[b, t], dim=0)[targets[b, t]]
     for b in range(3) for t in range(10) if is_query[t]
 ]
 expected = torch.stack(terms).mean()
-got = query_loss(logits, targets, is_query)
+expected.backward()
+got, (gradient,) = student.grad(student.query_loss, (logits, targets, is_query), wrt=(0,))
 assert abs(got.item() - expected.item()) < 1e-5, f"expected {expected.item():.5f}, got {got.item():.5f}"
+assert gradient is not None and torch.allclose(gradient, leaf.grad, atol=1e-6), (
+    "the gradient with respect to the logits differs from that of the mean cross-entropy over the query "
+    "predictions of all tasks"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] id="ex4-text"
@@ -515,11 +563,13 @@ def instance_accuracy(logits, targets, n_way):
 # %% [tests] id="instance_accuracy_tests" points=2
 import torch
 
+from cs182meta.student import student
+
 # N = 2, R = 1: rounds are [query, query], [shot, shot], [query, query].
 targets = torch.tensor([[0, 1, 1, 0, 1, 0]])
 predicted = torch.tensor([[1, 1, 0, 1, 1, 0]])  # right: 1 of round 0, none of round 1, both of round 2
 logits = torch.nn.functional.one_hot(predicted, 2).float()
-accuracy = instance_accuracy(logits, targets, 2)
+accuracy = student.instance_accuracy(logits, targets, 2)
 assert accuracy.shape == (1, 2), f"expected [B, R+1] = (1, 2), got {tuple(accuracy.shape)}"
 assert torch.allclose(accuracy, torch.tensor([[0.5, 1.0]])), (
     f"expected [[0.5, 1.0]] (query rounds only: round 0 half right, round 2 all right), got {accuracy.tolist()}"
@@ -535,7 +585,7 @@ for b in range(batch):
     for r in range(rounds + 1):
         positions = range(2 * r * n_way, (2 * r + 1) * n_way)
         expected[b, r] = sum(int(logits[b, t].argmax() == targets[b, t]) for t in positions) / n_way
-got = instance_accuracy(logits, targets, n_way)
+got = student.instance_accuracy(logits, targets, n_way)
 assert got.shape == expected.shape, f"expected {tuple(expected.shape)}, got {tuple(got.shape)}"
 assert torch.allclose(got, expected), f"expected {expected.tolist()}, got {got.tolist()}"
 ### END HIDDEN TESTS
@@ -700,14 +750,16 @@ import math
 
 import torch
 
+from cs182meta.student import student
+
 memory = torch.tensor([[[2.0, 0.0], [0.0, 3.0], [0.0, 0.0]]])  # one task, 3 slots (the last empty)
 key = torch.tensor([[5.0, 0.0]])  # cosines with the slots: 1, 0, 0
-weights = cosine_read_weights(memory, key, torch.tensor([[1.0]]))
+weights = student.cosine_read_weights(memory, key, torch.tensor([[1.0]]))
 assert weights.shape == (1, 3), f"expected [B, S] = (1, 3), got {tuple(weights.shape)}"
-assert torch.allclose(cosine_read_weights(memory, 0.2 * key, torch.tensor([[1.0]])), weights,
+assert torch.allclose(student.cosine_read_weights(memory, 0.2 * key, torch.tensor([[1.0]])), weights,
                       atol=1e-5), "the weights must not depend on the length of the key"
 longer_row = memory * torch.tensor([[[4.0], [1.0], [1.0]]])  # slot 0 four times as long
-assert torch.allclose(cosine_read_weights(longer_row, key, torch.tensor([[1.0]])), weights,
+assert torch.allclose(student.cosine_read_weights(longer_row, key, torch.tensor([[1.0]])), weights,
                       atol=1e-5), "the weights must not depend on the length of a memory row"
 e = math.e
 expected = torch.tensor([[e, 1.0, 1.0]]) / (e + 2)
@@ -715,7 +767,7 @@ assert torch.allclose(weights, expected, atol=1e-5), (
     f"expected softmax of the cosines [1, 0, 0] = {expected.tolist()}, got {weights.tolist()} "
     "(normalise the key and the rows)"
 )
-sharp = cosine_read_weights(memory, key, torch.tensor([[3.0]]))
+sharp = student.cosine_read_weights(memory, key, torch.tensor([[3.0]]))
 expected = torch.tensor([[e**3, 1.0, 1.0]]) / (e**3 + 2)
 assert torch.allclose(sharp, expected, atol=1e-5), f"strength 3: expected {expected.tolist()}, got {sharp.tolist()}"
 ### BEGIN HIDDEN TESTS
@@ -723,13 +775,13 @@ generator = torch.Generator().manual_seed(5)
 memory = torch.randn(4, 6, 5, generator=generator) * torch.rand(4, 6, 1, generator=generator) * 5
 key = torch.randn(4, 5, generator=generator) * 7
 strength = torch.rand(4, 1, generator=generator) * 4 + 0.5
-got = cosine_read_weights(memory, key, strength)
+got = student.cosine_read_weights(memory, key, strength)
 expected = torch.zeros(4, 6)
 for b in range(4):
     cos = torch.stack([torch.dot(row, key[b]) / (row.norm() * key[b].norm()) for row in memory[b]])
     expected[b] = torch.exp(strength[b] * cos) / torch.exp(strength[b] * cos).sum()
 assert torch.allclose(got, expected, atol=1e-5), "weights differ from the softmax of strength * cosine"
-assert torch.allclose(cosine_read_weights(memory, key * 0.01, strength), got, atol=1e-5), (
+assert torch.allclose(student.cosine_read_weights(memory, key * 0.01, strength), got, atol=1e-5), (
     "the weights must not depend on the length of the key"
 )
 ### END HIDDEN TESTS
@@ -755,16 +807,18 @@ import math
 
 import torch
 
+from cs182meta.student import student
+
 read = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
 least_used = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-weights = lrua_write_weights(torch.tensor([[0.0], [0.0]]), read, least_used)
+weights = student.lrua_write_weights(torch.tensor([[0.0], [0.0]]), read, least_used)
 assert weights.shape == (2, 3), f"expected [B, S] = (2, 3), got {tuple(weights.shape)}"
 assert torch.allclose(weights, 0.5 * read + 0.5 * least_used), (
     f"a gate logit of 0 must give half of each: expected {(0.5 * read + 0.5 * least_used).tolist()}, "
     f"got {weights.tolist()}"
 )
 share = 1 / (1 + math.exp(-2.0))
-weights = lrua_write_weights(torch.tensor([[2.0], [2.0]]), read, least_used)
+weights = student.lrua_write_weights(torch.tensor([[2.0], [2.0]]), read, least_used)
 expected = share * read + (1 - share) * least_used
 assert torch.allclose(weights, expected, atol=1e-6), (
     f"gate logit 2: expected sigmoid(2) = {share:.3f} of the read weights, got {weights.tolist()}"
@@ -774,7 +828,7 @@ generator = torch.Generator().manual_seed(6)
 gate = torch.randn(5, 1, generator=generator) * 3
 read = torch.softmax(torch.randn(5, 7, generator=generator), dim=-1)
 least_used = torch.nn.functional.one_hot(torch.randint(0, 7, (5,), generator=generator), 7).float()
-got = lrua_write_weights(gate, read, least_used)
+got = student.lrua_write_weights(gate, read, least_used)
 expected = torch.stack(
     [read[b] / (1 + math.exp(-gate[b].item())) + least_used[b] * (1 - 1 / (1 + math.exp(-gate[b].item()))) for b in range(5)]
 )
@@ -803,10 +857,12 @@ def update_usage(usage, read_weights, write_weights, decay):
 # %% [tests] id="update_usage_tests" points=2
 import torch
 
+from cs182meta.student import student
+
 usage = torch.tensor([[2.0, 0.5, 1.0]])
 read = torch.tensor([[0.0, 0.2, 0.8]])
 write = torch.tensor([[0.0, 0.0, 1.0]])
-new_usage, least_used = update_usage(usage, read, write, decay=0.5)
+new_usage, least_used = student.update_usage(usage, read, write, decay=0.5)
 assert new_usage.shape == (1, 3) and least_used.shape == (1, 3), (
     f"expected two [B, S] = (1, 3) tensors, got {tuple(new_usage.shape)} and {tuple(least_used.shape)}"
 )
@@ -821,14 +877,14 @@ generator = torch.Generator().manual_seed(7)
 usage = torch.rand(4, 9, generator=generator) * 3
 read = torch.softmax(torch.randn(4, 9, generator=generator), dim=-1)
 write = torch.softmax(torch.randn(4, 9, generator=generator), dim=-1)
-got_usage, got_least = update_usage(usage, read, write, decay=0.9)
+got_usage, got_least = student.update_usage(usage, read, write, decay=0.9)
 expected = 0.9 * usage + read + write
 assert torch.allclose(got_usage, expected, atol=1e-6), "usage differs from gamma * usage + reads + writes"
 for b in range(4):
     smallest = min(range(9), key=lambda i: expected[b, i].item())
     assert got_least[b].tolist() == [float(i == smallest) for i in range(9)], f"task {b}: wrong least-used slot"
 # With no reads and writes, usage must fade, and an old slot become the least used.
-fading, _ = update_usage(torch.ones(1, 2), torch.zeros(1, 2), torch.zeros(1, 2), decay=0.5)
+fading, _ = student.update_usage(torch.ones(1, 2), torch.zeros(1, 2), torch.zeros(1, 2), decay=0.5)
 assert torch.allclose(fading, torch.full((1, 2), 0.5)), "usage must decay by gamma every step"
 ### END HIDDEN TESTS
 
@@ -853,18 +909,40 @@ def write_memory(memory, write_weights, previous_least_used, value):
 # %% [tests] id="write_memory_tests" points=2
 import torch
 
+from cs182meta.student import StudentCodeError, student
+
 memory = torch.tensor([[[1.0, 1.0], [2.0, 0.0], [0.0, 3.0]]])  # one task, 3 slots of width 2
-before = memory.clone()
 least_used = torch.tensor([[0.0, 1.0, 0.0]])
 write = torch.tensor([[0.25, 0.75, 0.0]])
 value = torch.tensor([[4.0, -4.0]])
-new = write_memory(memory, write, least_used, value)
+new = student.write_memory(memory, write, least_used, value)
 assert new.shape == (1, 3, 2), f"expected [B, S, W] = (1, 3, 2), got {tuple(new.shape)}"
-assert torch.equal(memory, before), "write_memory must not modify its input in place"
 expected = torch.tensor([[[2.0, 0.0], [3.0, -3.0], [0.0, 3.0]]])
 assert torch.allclose(new, expected), (
     f"expected {expected.tolist()} (slot 1 cleared, then 0.25 and 0.75 of the value added to slots 0 and 1), "
     f"got {new.tolist()}"
+)
+# The MANN backpropagates through every write: a memory of one slot holding one number (5),
+# cleared, then written with weight 0.5 and value 3, and the gradients of the result.
+# (Autograd refuses an in-place change of a memory that it must differentiate.)
+try:
+    written, (to_memory, to_write, to_value) = student.grad(
+        student.write_memory,
+        (torch.tensor([[[5.0]]]), torch.tensor([[0.5]]), torch.tensor([[1.0]]), torch.tensor([[3.0]])),
+        wrt=(0, 1, 3),
+    )
+except StudentCodeError as error:
+    assert "in-place" not in error.message, (
+        f"write_memory must not modify its input memory in place (autograd needs the old one): {error.message}"
+    )
+    raise
+assert torch.allclose(written, torch.tensor([[[1.5]]])), f"expected [[[1.5]]] (0 + 0.5 * 3), got {written.tolist()}"
+got = [0.0 if to_memory is None else to_memory.item()] + [
+    None if g is None else g.item() for g in (to_write, to_value)
+]
+assert got == [0.0, 3.0, 0.5], (
+    "the result 0.5 * 3 must have the gradients 0 (the old, cleared memory), 3 (the write weight) and "
+    f"0.5 (the value), got {got} (None: no gradient reaches it)"
 )
 ### BEGIN HIDDEN TESTS
 generator = torch.Generator().manual_seed(8)
@@ -872,7 +950,7 @@ memory = torch.randn(3, 5, 4, generator=generator)
 least_used = torch.nn.functional.one_hot(torch.tensor([4, 0, 2]), 5).float()
 write = torch.softmax(torch.randn(3, 5, generator=generator), dim=-1)
 value = torch.randn(3, 4, generator=generator)
-got = write_memory(memory, write, least_used, value)
+got = student.write_memory(memory, write, least_used, value)
 expected = memory.clone()
 for b in range(3):
     for i in range(5):
@@ -945,12 +1023,13 @@ print(f"MANN: {MANN_STEPS} steps of {BATCH} tasks in {mann_seconds:.0f} s ({mann
 
 # %% [tests] id="mann_tests" points=2
 import torch
-import torch.nn.functional as F
+
+from cs182meta.student import student
 
 # The MANN above, assembled from your four memory functions, on small random tasks.
-torch.manual_seed(0)
-net = MANN(n_way=3, input_size=6, hidden_size=8, slots=5, width=4)
-inputs = torch.randn(2, 7, 6 + 3)  # (B=2 tasks, T=7 items, P + N)
+student.build("torch.manual_seed", 0)  # its initial weights are drawn on the notebook's side
+net = student.MANN(n_way=3, input_size=6, hidden_size=8, slots=5, width=4)
+inputs = torch.randn(2, 7, 6 + 3, generator=torch.Generator().manual_seed(0))  # (B=2 tasks, T=7 items, P + N)
 logits, read_weights = net(inputs)
 assert logits.shape == (2, 7, 3) and read_weights.shape == (2, 7, 5), (
     f"expected logits (2, 7, 3) and read weights (2, 7, 5), got {tuple(logits.shape)} and {tuple(read_weights.shape)}"
@@ -968,14 +1047,36 @@ assert torch.allclose(again, logits, atol=1e-6), (
     "memory must start empty for every task: reading the same tasks twice must give the same logits"
 )
 # The heads emit key (rows :4), write gate (row -2) and read strength (row -1); they
-# reach the loss only through your memory functions, which must stay differentiable.
-loss = F.cross_entropy(logits.flatten(0, 1), torch.arange(14) % 3)
-loss.backward()
-gradient = net.heads.weight.grad  # (W + 2, 2 * hidden)
+# reach the logits only through your memory functions, which must stay differentiable:
+# the derivative that backpropagation finds must be the one the logits show. In float64,
+# a random linear function of all the logits is appended to the MANN's classifier (one
+# number out), and its derivative along each part of the heads is measured twice: by
+# backpropagation and by central finite differences.
+net.double()
+inputs = inputs.double()
+to_one_number = torch.nn.Linear(2 * 7 * 3, 1, bias=False).double()
+with torch.no_grad():
+    to_one_number.weight.copy_(torch.randn(1, 2 * 7 * 3, generator=torch.Generator().manual_seed(1)))
+classifier = student.build("torch.nn.Sequential", net.classifier, student.build("torch.nn.Flatten", 0, -1),
+                           student.send(to_one_number))
+net.add_module("classifier", classifier)
+call = student.send(torch.func.functional_call)  # call(net, {name: weight}, (inputs,)): net with those weights
+names = [name for name, _ in net.named_parameters()]
+_, (gradients,) = student.grad(call, (net, {}, (inputs,)), wrt=(0,), index=0)
+gradient = gradients[names.index("heads.weight")]  # (W + 2, 2 * hidden)
 assert gradient is not None and torch.isfinite(gradient).all(), "the heads got no finite gradient"
+heads = net.heads.weight
+generator = torch.Generator().manual_seed(2)
 for rows, what in ((slice(0, 4), "key"), (slice(-2, -1), "write gate"), (slice(-1, None), "read strength")):
-    assert gradient[rows].abs().sum() > 0, (
-        f"no gradient reaches the {what}: keep the memory functions differentiable "
+    step = torch.zeros_like(heads)
+    step[rows] = torch.randn(step[rows].shape, generator=generator, dtype=torch.float64)
+    above, _ = call(net, {"heads.weight": heads + 1e-6 * step}, (inputs,))
+    below, _ = call(net, {"heads.weight": heads - 1e-6 * step}, (inputs,))
+    measured = (above - below).item() / 2e-6
+    backpropagated = (gradient * step).sum().item()
+    assert abs(backpropagated - measured) <= 1e-4 * abs(measured) + 1e-8, (
+        f"along the {what}, backpropagation gives the derivative {backpropagated:.6g}, but the logits change "
+        f"at the rate {measured:.6g}: keep the memory functions differentiable "
         "(no .detach(), no argmax or one-hot in place of soft weights)"
     )
 
