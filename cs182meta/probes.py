@@ -99,6 +99,8 @@ class SumLoss:
     def __call__(self) -> torch.Tensor:
         tensors = [p for group in self.optimizer.param_groups for p in group["params"]
                    if p.requires_grad]
+        if not tensors:  # nothing to train: nothing changes
+            return torch.zeros(())
         loss = self.scale * torch.stack([p.sum() for p in tensors]).sum()
         loss.backward()
         return loss.detach()
