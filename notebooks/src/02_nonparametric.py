@@ -437,7 +437,8 @@ if loss is not None:
     assert torch.is_tensor(loss) and loss.dim() == 0, "the loss must be a scalar tensor"
     assert abs(loss.item() - expected) < 1e-5 or (own is not None and abs(loss.item() - own[0]) < 1e-5), (
         f"expected the query cross-entropy {expected:.5f}"
-        + (f" (or {own[0]:.5f} from your own prototypes and protonet_logits)" if own else "")
+        + (f" (or {own[0]:.5f} from your own prototypes and protonet_logits)"
+           if own is not None and abs(own[0] - expected) > 1e-5 else "")
         + f", got {loss.item():.5f} (prototypes from the support set only, labels 0..N-1)"
     )
     assert abs(float(accuracy) - 1.0) < 1e-6 or (own is not None and abs(float(accuracy) - own[1]) < 1e-6), (
