@@ -117,16 +117,19 @@ def embedding_nearest_neighbour(embed, support_x, support_y, query_x):
 import torch
 from torch import nn
 
+from cs182meta.student import student
+
 generator = torch.Generator().manual_seed(0)
 support_x = torch.rand(6, 1, 4, 4, generator=generator)
 support_y = torch.tensor([2, 0, 1, 1, 0, 2])  # shuffled, K = 2
-# An embedding that keeps only the mean brightness of an image.
-brightness = lambda x: x.mean(dim=(1, 2, 3))[:, None]  # noqa: E731
+# An embedding that keeps only the mean brightness of an image: [B, 1, 4, 4] -> [B, 1].
+brightness = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
 # Queries whose pixels are random but whose brightness matches support images 4, 2, 0, 2.
 query_x = torch.rand(4, 1, 4, 4, generator=generator)
 targets = support_x[[4, 2, 0, 2]].mean(dim=(1, 2, 3))
 query_x = query_x - query_x.mean(dim=(1, 2, 3), keepdim=True) + targets[:, None, None, None]
-predicted = embedding_nearest_neighbour(brightness, support_x, support_y, query_x)
+predicted = student.embedding_nearest_neighbour(brightness, support_x, support_y, query_x)
+assert torch.is_tensor(predicted), f"expected a tensor of labels, got {type(predicted).__name__}"
 assert predicted.shape == (4,), f"expected shape (4,) (one label per query), got {tuple(predicted.shape)}"
 assert predicted.dtype == torch.int64, f"labels must be int64, got {predicted.dtype}"
 assert predicted.tolist() == [0, 1, 2, 1], (
@@ -138,11 +141,14 @@ embed = nn.Sequential(nn.Flatten(), nn.Linear(64, 5))
 support_x = torch.rand(12, 1, 8, 8, generator=generator)
 support_y = torch.randperm(12, generator=generator) % 4
 query_x = torch.rand(7, 1, 8, 8, generator=generator)
+got = student.embedding_nearest_neighbour(embed, support_x, support_y, query_x)
 with torch.no_grad():
-    got = embedding_nearest_neighbour(embed, support_x, support_y, query_x)
     s, q = embed(support_x), embed(query_x)
     expected = torch.stack([support_y[((s - z) ** 2).sum(dim=1).argmin()] for z in q])
-assert torch.equal(got, expected), f"expected {expected.tolist()}, got {got.tolist()}"
+assert torch.is_tensor(got) and torch.equal(got, expected), (
+    f"with a linear embedding of 8x8 images: expected {expected.tolist()}, "
+    f"got {got.tolist() if torch.is_tensor(got) else got}"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] id="pixels-text"
@@ -244,11 +250,14 @@ def prototypes(support_embeddings, support_y, n_way):
 # %% [tests] id="prototypes_tests" points=3
 import torch
 
+from cs182meta.student import student
+
 support = torch.tensor([[0.0, 0.0], [4.0, 2.0], [2.0, 2.0], [6.0, 0.0], [1.0, 1.0], [0.0, 4.0]])
 labels = torch.tensor([1, 2, 0, 2, 1, 0])  # not sorted by class
-centres = prototypes(support, labels, 3)
+centres = student.prototypes(support, labels, 3)
+assert torch.is_tensor(centres), f"expected a tensor, got {type(centres).__name__}"
 assert centres.shape == (3, 2), f"expected [n_way, D] = (3, 2), got {tuple(centres.shape)}"
-wide = prototypes(torch.zeros(6, 5), labels, 3)  # 6 embeddings of 5 features
+wide = student.prototypes(torch.zeros(6, 5), labels, 3)  # 6 embeddings of 5 features
 assert wide.shape == (3, 5), f"expected [n_way, D] = (3, 5), got {tuple(wide.shape)}"
 expected = torch.tensor([[1.0, 3.0], [0.5, 0.5], [5.0, 1.0]])
 assert torch.allclose(centres, expected), (
@@ -258,18 +267,29 @@ assert torch.allclose(centres, expected), (
 ### BEGIN HIDDEN TESTS
 generator = torch.Generator().manual_seed(2)
 for n_way, k_shot, dim in [(4, 5, 8), (5, 1, 3), (3, 7, 16)]:
-    embeddings = torch.randn(n_way * k_shot, dim, generator=generator, requires_grad=True)
+    embeddings = torch.randn(n_way * k_shot, dim, generator=generator)
     labels = torch.randperm(n_way * k_shot, generator=generator) % n_way
-    got = prototypes(embeddings, labels, n_way)
+    got = student.prototypes(embeddings, labels, n_way)
     expected = torch.stack(
         [sum(embeddings[i] for i in range(len(labels)) if labels[i] == n) / k_shot for n in range(n_way)]
     )
     assert got.shape == (n_way, dim), f"expected {(n_way, dim)}, got {tuple(got.shape)}"
-    assert torch.allclose(got, expected, atol=1e-5), "prototypes differ from the class means"
-    got.sum().backward()
-    assert embeddings.grad is not None and torch.allclose(
-        embeddings.grad, torch.full_like(embeddings, 1 / k_shot)
-    ), "gradients must flow from the prototypes back to the embeddings"
+    assert torch.allclose(got, expected, atol=1e-5), (
+        f"{n_way}-way {k_shot}-shot, {dim} features: prototypes differ from the class means"
+    )
+# Gradients: with one feature, prototype n is a number; its gradient with respect to the
+# embeddings is 1/K on the K examples labelled n and 0 on the others.
+n_way, k_shot = 3, 4
+embeddings = torch.randn(n_way * k_shot, 1, generator=generator)
+labels = torch.randperm(n_way * k_shot, generator=generator) % n_way
+for n in range(n_way):
+    _, (grad,) = student.grad(student.prototypes, (embeddings, labels, n_way), wrt=(0,), index=n)
+    expected = (labels == n).to(embeddings.dtype)[:, None] / k_shot
+    assert grad is not None, "gradients must flow from the prototypes back to the embeddings"
+    assert torch.allclose(grad, expected, atol=1e-6), (
+        f"the gradient of prototype {n} with respect to the embeddings must be 1/K on the examples "
+        f"labelled {n} and 0 elsewhere: expected {expected.flatten().tolist()}, got {grad.flatten().tolist()}"
+    )
 ### END HIDDEN TESTS
 
 # %% [markdown] id="ex3a-text"
@@ -292,9 +312,12 @@ def protonet_logits(query_embeddings, prototypes):
 # %% [tests] id="protonet_logits_tests" points=2
 import torch
 
+from cs182meta.student import student
+
 queries = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
 centres = torch.tensor([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0]])
-logits = protonet_logits(queries, centres)
+logits = student.protonet_logits(queries, centres)
+assert torch.is_tensor(logits), f"expected a tensor, got {type(logits).__name__}"
 assert logits.shape == (2, 3), f"expected [M, N] = (2, 3), got {tuple(logits.shape)}"
 assert logits.argmax(dim=1).tolist() == [0, 2], (
     f"each query's largest logit must be its nearest prototype's (0 and 2), got "
@@ -306,15 +329,29 @@ assert torch.allclose(logits, expected), (
 )
 ### BEGIN HIDDEN TESTS
 generator = torch.Generator().manual_seed(3)
-queries = torch.randn(9, 6, generator=generator, requires_grad=True)
+queries = torch.randn(9, 6, generator=generator)
 centres = torch.randn(4, 6, generator=generator)
-logits = protonet_logits(queries, centres)
+logits = student.protonet_logits(queries, centres)
 expected = torch.stack([torch.stack([-((q - c) ** 2).sum() for c in centres]) for q in queries])
+assert logits.shape == (9, 4), f"9 queries, 4 prototypes: expected (9, 4), got {tuple(logits.shape)}"
 assert torch.allclose(logits, expected, atol=1e-4), "logits differ from -||z - c||^2"
-logits.sum().backward()
-assert torch.allclose(queries.grad, -2 * (4 * queries - centres.sum(0)), atol=1e-4), (
-    "gradients must flow through the logits"
-)
+# Gradients: with one prototype c, the logit of query j is -||z_j - c||^2, whose gradient is
+# -2 (z_j - c) with respect to z_j (0 for the other queries) and 2 (z_j - c) with respect to c.
+centre = torch.randn(1, 6, generator=generator)
+for j in (0, 5):
+    _, (grad_queries, grad_centre) = student.grad(
+        student.protonet_logits, (queries, centre), wrt=(0, 1), index=j
+    )
+    expected_queries = torch.zeros_like(queries)
+    expected_queries[j] = -2 * (queries[j] - centre[0])
+    assert grad_queries is not None and torch.allclose(grad_queries, expected_queries, atol=1e-4), (
+        "gradients must flow through the logits: the gradient of -||z_j - c||^2 with respect to "
+        "the queries differs from -2 (z_j - c) on row j and 0 elsewhere"
+    )
+    assert grad_centre is not None and torch.allclose(grad_centre, -expected_queries[j:j + 1], atol=1e-4), (
+        "gradients must flow through the logits: the gradient of -||z_j - c||^2 with respect to "
+        "the prototype differs from 2 (z_j - c)"
+    )
 ### END HIDDEN TESTS
 
 # %% [markdown] id="ex3b-text"
@@ -349,32 +386,33 @@ def protonet_loss(model, episode):
 
 # %% [tests] id="protonet_loss_tests" points=3
 import math
+import re
 
 import torch
 from torch import nn
 
 from cs182meta.episodes import Episode
-
-### BEGIN HIDDEN TESTS
-from cs182meta.testing import bind_until_cell_ends
+from cs182meta.student import StudentCodeError, student
 
 
-# Grading runs this cell and protonet_predict's on reference versions of the earlier
-# exercises, so that a mistake there is not counted twice; the student's own versions
-# are bound again when the cell ends, passed or failed.
-def _reference_prototypes(support_embeddings, support_y, n_way):
-    one_hot = torch.nn.functional.one_hot(support_y, n_way).to(support_embeddings.dtype)
-    return (one_hot.T @ support_embeddings) / one_hot.sum(dim=0)[:, None]
+def own_loss(support_z, query_z, episode):
+    """(query cross-entropy, accuracy) computed from *your* prototypes and protonet_logits
+    on these embeddings, or None when they fail on them."""
+    try:
+        centres = student.prototypes(support_z, episode.support_y, episode.n_way)
+        logits = student.protonet_logits(query_z, centres)
+        loss = nn.functional.cross_entropy(logits, episode.query_y).item()
+        return loss, (logits.argmax(dim=1) == episode.query_y).float().mean().item()
+    except Exception:  # noqa: BLE001 — your earlier functions fail here: no second answer
+        return None
 
 
-def _reference_protonet_logits(query_embeddings, centres):
-    return -(torch.cdist(query_embeddings.double(), centres.double()) ** 2).to(centres.dtype)
+def counted_in_earlier_tests(error, own):
+    """Whether an error of your protonet_loss comes from your prototypes or protonet_logits,
+    which fail on this task's embeddings too: their own tests count that mistake already."""
+    frames = re.findall(r", in (\w+)\n", error.details)
+    return own is None and bool(frames) and frames[-1] != "protonet_loss"
 
-
-bind_until_cell_ends(
-    globals(), prototypes=_reference_prototypes, protonet_logits=_reference_protonet_logits
-)
-### END HIDDEN TESTS
 
 # "Images" of 1x1x2 pixels and an identity embedding, so the numbers are easy to follow.
 points = lambda rows: torch.tensor(rows).view(-1, 1, 1, 2)  # noqa: E731
@@ -385,16 +423,37 @@ episode = Episode(
     query_y=torch.tensor([0, 1, 1]),
     classes=torch.tensor([7, 3]),  # the dataset's class ids: not labels
 )
-loss, accuracy = protonet_loss(nn.Flatten(), episode)
-# prototypes c_0 = (0, 0), c_1 = (2, 0); the queries' logits are [0, -4], [-4, 0], [-2.25, -0.25]
-expected = (2 * math.log(1 + math.exp(-4)) + math.log(1 + math.exp(-2))) / 3
-assert torch.is_tensor(loss) and loss.dim() == 0, "the loss must be a scalar tensor"
-assert abs(loss.item() - expected) < 1e-5, (
-    f"expected the query cross-entropy {expected:.5f}, got {loss.item():.5f} "
-    "(prototypes from the support set only, labels 0..N-1)"
-)
-assert abs(float(accuracy) - 1.0) < 1e-6, f"every query is nearest its own prototype; got accuracy {accuracy}"
+own = own_loss(episode.support_x.flatten(1), episode.query_x.flatten(1), episode)
+try:
+    loss, accuracy = student.protonet_loss(nn.Flatten(), episode)
+except StudentCodeError as error:
+    if not counted_in_earlier_tests(error, own):
+        raise
+    print("protonet_loss not judged on this task: your prototypes or protonet_logits fail on it")
+    loss = None
+if loss is not None:
+    # prototypes c_0 = (0, 0), c_1 = (2, 0); the queries' logits are [0, -4], [-4, 0], [-2.25, -0.25]
+    expected = (2 * math.log(1 + math.exp(-4)) + math.log(1 + math.exp(-2))) / 3
+    assert torch.is_tensor(loss) and loss.dim() == 0, "the loss must be a scalar tensor"
+    assert abs(loss.item() - expected) < 1e-5 or (own is not None and abs(loss.item() - own[0]) < 1e-5), (
+        f"expected the query cross-entropy {expected:.5f}"
+        + (f" (or {own[0]:.5f} from your own prototypes and protonet_logits)"
+           if own is not None and abs(own[0] - expected) > 1e-5 else "")
+        + f", got {loss.item():.5f} (prototypes from the support set only, labels 0..N-1)"
+    )
+    assert abs(float(accuracy) - 1.0) < 1e-6 or (own is not None and abs(float(accuracy) - own[1]) < 1e-6), (
+        f"every query is nearest its own prototype; got accuracy {accuracy}"
+    )
 ### BEGIN HIDDEN TESTS
+def _reference_prototypes(support_embeddings, support_y, n_way):
+    one_hot = torch.nn.functional.one_hot(support_y, n_way).to(support_embeddings.dtype)
+    return (one_hot.T @ support_embeddings) / one_hot.sum(dim=0)[:, None]
+
+
+def _reference_protonet_logits(query_embeddings, centres):
+    return -(torch.cdist(query_embeddings.double(), centres.double()) ** 2).to(centres.dtype)
+
+
 torch.manual_seed(4)
 model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8))
 generator = torch.Generator().manual_seed(4)
@@ -405,18 +464,49 @@ episode = Episode(
     query_y=torch.tensor([0, 1, 2, 2, 1, 0, 0, 1, 2]),
     classes=torch.tensor([40, 12, 31]),
 )
-loss, accuracy = protonet_loss(model, episode)
 s, q = model(episode.support_x), model(episode.query_x)
-c = _reference_prototypes(s, episode.support_y, 3)
-reference_logits = _reference_protonet_logits(q, c)
+reference_logits = _reference_protonet_logits(q, _reference_prototypes(s, episode.support_y, 3))
 reference = torch.nn.functional.cross_entropy(reference_logits, episode.query_y)
-assert abs(loss.item() - reference.item()) < 1e-4, f"expected loss {reference.item():.5f}, got {loss.item():.5f}"
+reference_grads = torch.autograd.grad(reference, list(model.parameters()))
 reference_accuracy = (reference_logits.argmax(1) == episode.query_y).float().mean().item()
-assert abs(float(accuracy) - reference_accuracy) < 1e-6, f"expected accuracy {reference_accuracy}, got {accuracy}"
-loss.backward()
-assert model[1].weight.grad is not None and model[1].weight.grad.abs().sum() > 0, (
-    "the loss must send gradients to the model's parameters"
-)
+own = own_loss(s.detach(), q.detach(), episode)
+try:
+    (loss, accuracy), (grads,) = student.grad(student.protonet_loss, (model, episode), wrt=(0,), index=0)
+except StudentCodeError as error:
+    if not counted_in_earlier_tests(error, own):
+        raise
+    print("protonet_loss not judged on this task: your prototypes or protonet_logits fail on it")
+    loss = None
+if loss is not None:
+    assert abs(loss.item() - reference.item()) < 1e-4 or (own is not None and abs(loss.item() - own[0]) < 1e-4), (
+        f"a 3-way 2-shot task with a linear embedding: expected loss {reference.item():.5f}, "
+        f"got {loss.item():.5f}"
+    )
+    assert abs(float(accuracy) - reference_accuracy) < 1e-6 or (
+        own is not None and abs(float(accuracy) - own[1]) < 1e-6
+    ), f"a 3-way 2-shot task with a linear embedding: expected accuracy {reference_accuracy}, got {accuracy}"
+    assert grads is not None and all(g is not None for g in grads), (
+        "the loss must send gradients to every parameter of the model"
+    )
+    if not all(torch.allclose(g, r, atol=1e-5) for g, r in zip(grads, reference_grads)):
+        # Your own earlier functions may give other numbers: then the gradient must at least be
+        # the derivative of your own loss (central differences along two random directions).
+        for _ in range(2):
+            direction = [torch.randn(p.shape, generator=generator) for p in model.parameters()]
+            norm = torch.sqrt(sum((d**2).sum() for d in direction))
+            values = []
+            for sign in (1, -1):
+                moved = nn.Sequential(nn.Flatten(), nn.Linear(16, 8))
+                with torch.no_grad():
+                    for p, m, d in zip(model.parameters(), moved.parameters(), direction):
+                        m.copy_(p + sign * 1e-2 * d / norm)
+                values.append(student.protonet_loss(moved, episode)[0].item())
+            slope = (values[0] - values[1]) / 2e-2
+            along = sum((g * d).sum() for g, d in zip(grads, direction)).item() / norm.item()
+            assert abs(along - slope) <= 1e-3 + 2e-2 * abs(slope), (
+                "the gradients the loss sends to the model's parameters differ from those of the "
+                "query cross-entropy of the prototypes and logits"
+            )
 ### END HIDDEN TESTS
 
 # %% [markdown] id="ex3c-text"
@@ -439,44 +529,89 @@ def protonet_predict(model, episode):
 
 
 # %% [tests] id="protonet_predict_tests" points=2
+import copy
+import re
+
 import torch
 
 from cs182meta.data import load
 from cs182meta.episodes import EpisodeSampler
 from cs182meta.models import Conv4
+from cs182meta.student import StudentCodeError, student
 
-### BEGIN HIDDEN TESTS
-from cs182meta.testing import bind_until_cell_ends
 
-bind_until_cell_ends(
-    globals(), prototypes=_reference_prototypes, protonet_logits=_reference_protonet_logits
-)
-### END HIDDEN TESTS
+def own_logits(model, episode):
+    """Query logits from *your* prototypes and protonet_logits on the embeddings of `model`
+    in evaluation mode, or None when they fail on them."""
+    model = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        support_z, query_z = model(episode.support_x), model(episode.query_x)
+    try:
+        centres = student.prototypes(support_z, episode.support_y, episode.n_way)
+        logits = student.protonet_logits(query_z, centres)
+    except Exception:  # noqa: BLE001 — your earlier functions fail here: no second answer
+        return None
+    expected_shape = (len(episode.query_y), episode.n_way)
+    return logits if torch.is_tensor(logits) and logits.shape == expected_shape else None
+
+
+def counted_in_earlier_tests(error, own):
+    """Whether an error of your protonet_predict comes from your prototypes or protonet_logits,
+    which fail on this task's embeddings too: their own tests count that mistake already."""
+    frames = re.findall(r", in (\w+)\n", error.details)
+    return own is None and bool(frames) and frames[-1] != "protonet_predict"
+
 
 torch.manual_seed(5)
 model = Conv4()
 episode = EpisodeSampler(load(split="evaluation"), n_way=5, k_shot=1, q_query=4, seed=5)[0]
 model.train()  # as the training loop leaves it
-logits = protonet_predict(model, episode)
-assert logits.shape == (20, 5), f"expected [N*Q, N] = (20, 5), got {tuple(logits.shape)}"
-first_five = episode._replace(query_x=episode.query_x[:5], query_y=episode.query_y[:5])
-alone = protonet_predict(model, first_five)
-assert torch.allclose(alone, logits[:5], rtol=1e-4, atol=1e-3), (
-    "a query's logits must not depend on the other queries in its episode (BatchNorm in eval mode)"
-)
+try:
+    logits = student.protonet_predict(model, episode)
+except StudentCodeError as error:
+    if not counted_in_earlier_tests(error, own_logits(model, episode)):
+        raise
+    print("protonet_predict not judged on this task: your prototypes or protonet_logits fail on it")
+    logits = None
+if logits is not None:
+    assert torch.is_tensor(logits), f"expected a tensor of logits, got {type(logits).__name__}"
+    assert logits.shape == (20, 5), f"expected [N*Q, N] = (20, 5), got {tuple(logits.shape)}"
+    first_five = episode._replace(query_x=episode.query_x[:5], query_y=episode.query_y[:5])
+    alone = student.protonet_predict(model, first_five)
+    assert torch.allclose(alone, logits[:5], rtol=1e-4, atol=1e-3), (
+        "a query's logits must not depend on the other queries in its episode (BatchNorm in eval mode)"
+    )
 ### BEGIN HIDDEN TESTS
+def _reference_prototypes(support_embeddings, support_y, n_way):
+    one_hot = torch.nn.functional.one_hot(support_y, n_way).to(support_embeddings.dtype)
+    return (one_hot.T @ support_embeddings) / one_hot.sum(dim=0)[:, None]
+
+
+def _reference_protonet_logits(query_embeddings, centres):
+    return -(torch.cdist(query_embeddings.double(), centres.double()) ** 2).to(centres.dtype)
+
+
 torch.manual_seed(6)
 model = Conv4()
 model.train()
 episode = EpisodeSampler(load(split="evaluation"), n_way=3, k_shot=2, q_query=3, seed=6)[0]
-got = protonet_predict(model, episode)
-model.eval()
-with torch.no_grad():
-    s, q = model(episode.support_x), model(episode.query_x)
-    expected = _reference_protonet_logits(q, _reference_prototypes(s, episode.support_y, 3))
-assert torch.allclose(got, expected, rtol=1e-4, atol=1e-3), (
-    "logits differ from -||f(x) - c_n||^2 computed with the model in evaluation mode"
-)
+own = own_logits(model, episode)
+try:
+    got = student.protonet_predict(model, episode)
+except StudentCodeError as error:
+    if not counted_in_earlier_tests(error, own):
+        raise
+    print("protonet_predict not judged on this task: your prototypes or protonet_logits fail on it")
+    got = None
+if got is not None:
+    model.eval()
+    with torch.no_grad():
+        s, q = model(episode.support_x), model(episode.query_x)
+        expected = _reference_protonet_logits(q, _reference_prototypes(s, episode.support_y, 3))
+    assert torch.is_tensor(got) and got.shape == expected.shape and (
+        torch.allclose(got, expected, rtol=1e-4, atol=1e-3)
+        or (own is not None and torch.allclose(got, own, rtol=1e-4, atol=1e-3))
+    ), "logits differ from -||f(x) - c_n||^2 computed with the model in evaluation mode"
 ### END HIDDEN TESTS
 
 # %% [markdown] id="training-text"
@@ -621,10 +756,13 @@ import math
 
 import torch
 
+from cs182meta.student import student
+
 query = torch.tensor([[1.0, 0.0], [0.0, 5.0]])
 support = torch.tensor([[2.0, 0.0], [0.0, 3.0], [-1.0, 0.0]])  # cosines with query 0: 1, 0, -1
 labels = torch.tensor([0, 1, 1])
-probabilities = matching_probabilities(query, support, labels, 2)
+probabilities = student.matching_probabilities(query, support, labels, 2)
+assert torch.is_tensor(probabilities), f"expected a tensor, got {type(probabilities).__name__}"
 assert probabilities.shape == (2, 2), f"expected [M, N] = (2, 2), got {tuple(probabilities.shape)}"
 assert torch.allclose(probabilities.sum(dim=1), torch.ones(2)), (
     f"each query's probabilities must sum to 1, got sums {probabilities.sum(dim=1).tolist()}"
@@ -641,7 +779,7 @@ for n_way, k_shot, m, scale in [(4, 3, 5, 5.0), (5, 1, 7, 1.0), (3, 2, 6, 10.0)]
     q = torch.randn(m, 8, generator=generator)
     s = torch.randn(n_way * k_shot, 8, generator=generator) * torch.rand(n_way * k_shot, 1, generator=generator) * 4
     y = torch.randperm(n_way * k_shot, generator=generator) % n_way
-    got = matching_probabilities(q, s, y, n_way, scale=scale)
+    got = student.matching_probabilities(q, s, y, n_way, scale=scale)
     cos = torch.stack([torch.stack([torch.dot(a, b) / (a.norm() * b.norm()) for b in s]) for a in q])
     weights = torch.exp(scale * cos)
     weights = weights / weights.sum(dim=1, keepdim=True)
@@ -672,8 +810,10 @@ import math
 
 import torch
 
+from cs182meta.student import student
+
 probabilities = torch.tensor([[0.7, 0.3], [0.2, 0.8], [0.5, 0.5]])
-loss = matching_nll(probabilities, torch.tensor([0, 1, 0]))
+loss = student.matching_nll(probabilities, torch.tensor([0, 1, 0]))
 expected = -(math.log(0.7) + math.log(0.8) + math.log(0.5)) / 3
 assert torch.is_tensor(loss) and loss.dim() == 0, "the loss must be a scalar tensor"
 assert abs(loss.item() - expected) < 1e-5, f"expected {expected:.5f}, got {loss.item():.5f}"
@@ -681,11 +821,14 @@ assert abs(loss.item() - expected) < 1e-5, f"expected {expected:.5f}, got {loss.
 generator = torch.Generator().manual_seed(8)
 probabilities = torch.softmax(torch.randn(10, 4, generator=generator), dim=1).requires_grad_()
 y = torch.randint(0, 4, (10,), generator=generator)
-loss = matching_nll(probabilities, y)
+loss, (grad,) = student.grad(student.matching_nll, (probabilities, y), wrt=(0,))
 reference = torch.nn.functional.nll_loss(probabilities.log(), y)
+(reference_grad,) = torch.autograd.grad(reference, probabilities)
 assert abs(loss.item() - reference.item()) < 1e-5, f"expected {reference.item():.5f}, got {loss.item():.5f}"
-loss.backward()
-assert probabilities.grad is not None, "the loss must be differentiable"
+assert grad is not None and torch.allclose(grad, reference_grad, atol=1e-5), (
+    "the loss must be differentiable: its gradient with respect to the probabilities differs "
+    "from that of the mean of -log P(true class), -1 / (M P(true class)) on each true class"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown] id="train-matching-text"
