@@ -386,13 +386,12 @@ def protonet_loss(model, episode):
 
 # %% [tests] id="protonet_loss_tests" points=3
 import math
-import re
 
 import torch
 from torch import nn
 
 from cs182meta.episodes import Episode
-from cs182meta.student import StudentCodeError, student
+from cs182meta.student import student
 
 
 def own_loss(support_z, query_z, episode):
@@ -407,13 +406,6 @@ def own_loss(support_z, query_z, episode):
         return None
 
 
-def counted_in_earlier_tests(error, own):
-    """Whether an error of your protonet_loss comes from your prototypes or protonet_logits,
-    which fail on this task's embeddings too: their own tests count that mistake already."""
-    frames = re.findall(r", in (\w+)\n", error.details)
-    return own is None and bool(frames) and frames[-1] != "protonet_loss"
-
-
 # "Images" of 1x1x2 pixels and an identity embedding, so the numbers are easy to follow.
 points = lambda rows: torch.tensor(rows).view(-1, 1, 1, 2)  # noqa: E731
 episode = Episode(
@@ -424,26 +416,19 @@ episode = Episode(
     classes=torch.tensor([7, 3]),  # the dataset's class ids: not labels
 )
 own = own_loss(episode.support_x.flatten(1), episode.query_x.flatten(1), episode)
-try:
-    loss, accuracy = student.protonet_loss(nn.Flatten(), episode)
-except StudentCodeError as error:
-    if not counted_in_earlier_tests(error, own):
-        raise
-    print("protonet_loss not judged on this task: your prototypes or protonet_logits fail on it")
-    loss = None
-if loss is not None:
-    # prototypes c_0 = (0, 0), c_1 = (2, 0); the queries' logits are [0, -4], [-4, 0], [-2.25, -0.25]
-    expected = (2 * math.log(1 + math.exp(-4)) + math.log(1 + math.exp(-2))) / 3
-    assert torch.is_tensor(loss) and loss.dim() == 0, "the loss must be a scalar tensor"
-    assert abs(loss.item() - expected) < 1e-5 or (own is not None and abs(loss.item() - own[0]) < 1e-5), (
-        f"expected the query cross-entropy {expected:.5f}"
-        + (f" (or {own[0]:.5f} from your own prototypes and protonet_logits)"
-           if own is not None and abs(own[0] - expected) > 1e-5 else "")
-        + f", got {loss.item():.5f} (prototypes from the support set only, labels 0..N-1)"
-    )
-    assert abs(float(accuracy) - 1.0) < 1e-6 or (own is not None and abs(float(accuracy) - own[1]) < 1e-6), (
-        f"every query is nearest its own prototype; got accuracy {accuracy}"
-    )
+loss, accuracy = student.protonet_loss(nn.Flatten(), episode)
+# prototypes c_0 = (0, 0), c_1 = (2, 0); the queries' logits are [0, -4], [-4, 0], [-2.25, -0.25]
+expected = (2 * math.log(1 + math.exp(-4)) + math.log(1 + math.exp(-2))) / 3
+assert torch.is_tensor(loss) and loss.dim() == 0, "the loss must be a scalar tensor"
+assert abs(loss.item() - expected) < 1e-5 or (own is not None and abs(loss.item() - own[0]) < 1e-5), (
+    f"expected the query cross-entropy {expected:.5f}"
+    + (f" (or {own[0]:.5f} from your own prototypes and protonet_logits)"
+       if own is not None and abs(own[0] - expected) > 1e-5 else "")
+    + f", got {loss.item():.5f} (prototypes from the support set only, labels 0..N-1)"
+)
+assert abs(float(accuracy) - 1.0) < 1e-6 or (own is not None and abs(float(accuracy) - own[1]) < 1e-6), (
+    f"every query is nearest its own prototype; got accuracy {accuracy}"
+)
 ### BEGIN HIDDEN TESTS
 def _reference_prototypes(support_embeddings, support_y, n_way):
     one_hot = torch.nn.functional.one_hot(support_y, n_way).to(support_embeddings.dtype)
@@ -470,43 +455,36 @@ reference = torch.nn.functional.cross_entropy(reference_logits, episode.query_y)
 reference_grads = torch.autograd.grad(reference, list(model.parameters()))
 reference_accuracy = (reference_logits.argmax(1) == episode.query_y).float().mean().item()
 own = own_loss(s.detach(), q.detach(), episode)
-try:
-    (loss, accuracy), (grads,) = student.grad(student.protonet_loss, (model, episode), wrt=(0,), index=0)
-except StudentCodeError as error:
-    if not counted_in_earlier_tests(error, own):
-        raise
-    print("protonet_loss not judged on this task: your prototypes or protonet_logits fail on it")
-    loss = None
-if loss is not None:
-    assert abs(loss.item() - reference.item()) < 1e-4 or (own is not None and abs(loss.item() - own[0]) < 1e-4), (
-        f"a 3-way 2-shot task with a linear embedding: expected loss {reference.item():.5f}, "
-        f"got {loss.item():.5f}"
-    )
-    assert abs(float(accuracy) - reference_accuracy) < 1e-6 or (
-        own is not None and abs(float(accuracy) - own[1]) < 1e-6
-    ), f"a 3-way 2-shot task with a linear embedding: expected accuracy {reference_accuracy}, got {accuracy}"
-    assert grads is not None and all(g is not None for g in grads), (
-        "the loss must send gradients to every parameter of the model"
-    )
-    if not all(torch.allclose(g, r, atol=1e-5) for g, r in zip(grads, reference_grads)):
-        # Your own earlier functions may give other numbers: then the gradient must at least be
-        # the derivative of your own loss (central differences along two random directions).
-        for _ in range(2):
-            direction = [torch.randn(p.shape, generator=generator) for p in model.parameters()]
-            norm = torch.sqrt(sum((d**2).sum() for d in direction))
-            values = []
-            for sign in (1, -1):
-                moved = nn.Sequential(nn.Flatten(), nn.Linear(16, 8))
-                with torch.no_grad():
-                    for p, m, d in zip(model.parameters(), moved.parameters(), direction):
-                        m.copy_(p + sign * 1e-2 * d / norm)
-                values.append(student.protonet_loss(moved, episode)[0].item())
-            slope = (values[0] - values[1]) / 2e-2
-            along = sum((g * d).sum() for g, d in zip(grads, direction)).item() / norm.item()
-            assert abs(along - slope) <= 1e-3 + 2e-2 * abs(slope), (
-                "the gradients the loss sends to the model's parameters differ from those of the "
-                "query cross-entropy of the prototypes and logits"
-            )
+(loss, accuracy), (grads,) = student.grad(student.protonet_loss, (model, episode), wrt=(0,), index=0)
+assert abs(loss.item() - reference.item()) < 1e-4 or (own is not None and abs(loss.item() - own[0]) < 1e-4), (
+    f"a 3-way 2-shot task with a linear embedding: expected loss {reference.item():.5f}, "
+    f"got {loss.item():.5f}"
+)
+assert abs(float(accuracy) - reference_accuracy) < 1e-6 or (
+    own is not None and abs(float(accuracy) - own[1]) < 1e-6
+), f"a 3-way 2-shot task with a linear embedding: expected accuracy {reference_accuracy}, got {accuracy}"
+assert grads is not None and all(g is not None for g in grads), (
+    "the loss must send gradients to every parameter of the model"
+)
+if not all(torch.allclose(g, r, atol=1e-5) for g, r in zip(grads, reference_grads)):
+    # Your own earlier functions may give other numbers: then the gradient must at least be
+    # the derivative of your own loss (central differences along two random directions).
+    for _ in range(2):
+        direction = [torch.randn(p.shape, generator=generator) for p in model.parameters()]
+        norm = torch.sqrt(sum((d**2).sum() for d in direction))
+        values = []
+        for sign in (1, -1):
+            moved = nn.Sequential(nn.Flatten(), nn.Linear(16, 8))
+            with torch.no_grad():
+                for p, m, d in zip(model.parameters(), moved.parameters(), direction):
+                    m.copy_(p + sign * 1e-2 * d / norm)
+            values.append(student.protonet_loss(moved, episode)[0].item())
+        slope = (values[0] - values[1]) / 2e-2
+        along = sum((g * d).sum() for g, d in zip(grads, direction)).item() / norm.item()
+        assert abs(along - slope) <= 1e-3 + 2e-2 * abs(slope), (
+            "the gradients the loss sends to the model's parameters differ from those of the "
+            "query cross-entropy of the prototypes and logits"
+        )
 ### END HIDDEN TESTS
 
 # %% [markdown] id="ex3c-text"
@@ -530,14 +508,13 @@ def protonet_predict(model, episode):
 
 # %% [tests] id="protonet_predict_tests" points=2
 import copy
-import re
 
 import torch
 
 from cs182meta.data import load
 from cs182meta.episodes import EpisodeSampler
 from cs182meta.models import Conv4
-from cs182meta.student import StudentCodeError, student
+from cs182meta.student import student
 
 
 def own_logits(model, episode):
@@ -555,32 +532,18 @@ def own_logits(model, episode):
     return logits if torch.is_tensor(logits) and logits.shape == expected_shape else None
 
 
-def counted_in_earlier_tests(error, own):
-    """Whether an error of your protonet_predict comes from your prototypes or protonet_logits,
-    which fail on this task's embeddings too: their own tests count that mistake already."""
-    frames = re.findall(r", in (\w+)\n", error.details)
-    return own is None and bool(frames) and frames[-1] != "protonet_predict"
-
-
 torch.manual_seed(5)
 model = Conv4()
 episode = EpisodeSampler(load(split="evaluation"), n_way=5, k_shot=1, q_query=4, seed=5)[0]
 model.train()  # as the training loop leaves it
-try:
-    logits = student.protonet_predict(model, episode)
-except StudentCodeError as error:
-    if not counted_in_earlier_tests(error, own_logits(model, episode)):
-        raise
-    print("protonet_predict not judged on this task: your prototypes or protonet_logits fail on it")
-    logits = None
-if logits is not None:
-    assert torch.is_tensor(logits), f"expected a tensor of logits, got {type(logits).__name__}"
-    assert logits.shape == (20, 5), f"expected [N*Q, N] = (20, 5), got {tuple(logits.shape)}"
-    first_five = episode._replace(query_x=episode.query_x[:5], query_y=episode.query_y[:5])
-    alone = student.protonet_predict(model, first_five)
-    assert torch.allclose(alone, logits[:5], rtol=1e-4, atol=1e-3), (
-        "a query's logits must not depend on the other queries in its episode (BatchNorm in eval mode)"
-    )
+logits = student.protonet_predict(model, episode)
+assert torch.is_tensor(logits), f"expected a tensor of logits, got {type(logits).__name__}"
+assert logits.shape == (20, 5), f"expected [N*Q, N] = (20, 5), got {tuple(logits.shape)}"
+first_five = episode._replace(query_x=episode.query_x[:5], query_y=episode.query_y[:5])
+alone = student.protonet_predict(model, first_five)
+assert torch.allclose(alone, logits[:5], rtol=1e-4, atol=1e-3), (
+    "a query's logits must not depend on the other queries in its episode (BatchNorm in eval mode)"
+)
 ### BEGIN HIDDEN TESTS
 def _reference_prototypes(support_embeddings, support_y, n_way):
     one_hot = torch.nn.functional.one_hot(support_y, n_way).to(support_embeddings.dtype)
@@ -596,22 +559,15 @@ model = Conv4()
 model.train()
 episode = EpisodeSampler(load(split="evaluation"), n_way=3, k_shot=2, q_query=3, seed=6)[0]
 own = own_logits(model, episode)
-try:
-    got = student.protonet_predict(model, episode)
-except StudentCodeError as error:
-    if not counted_in_earlier_tests(error, own):
-        raise
-    print("protonet_predict not judged on this task: your prototypes or protonet_logits fail on it")
-    got = None
-if got is not None:
-    model.eval()
-    with torch.no_grad():
-        s, q = model(episode.support_x), model(episode.query_x)
-        expected = _reference_protonet_logits(q, _reference_prototypes(s, episode.support_y, 3))
-    assert torch.is_tensor(got) and got.shape == expected.shape and (
-        torch.allclose(got, expected, rtol=1e-4, atol=1e-3)
-        or (own is not None and torch.allclose(got, own, rtol=1e-4, atol=1e-3))
-    ), "logits differ from -||f(x) - c_n||^2 computed with the model in evaluation mode"
+got = student.protonet_predict(model, episode)
+model.eval()
+with torch.no_grad():
+    s, q = model(episode.support_x), model(episode.query_x)
+    expected = _reference_protonet_logits(q, _reference_prototypes(s, episode.support_y, 3))
+assert torch.is_tensor(got) and got.shape == expected.shape and (
+    torch.allclose(got, expected, rtol=1e-4, atol=1e-3)
+    or (own is not None and torch.allclose(got, own, rtol=1e-4, atol=1e-3))
+), "logits differ from -||f(x) - c_n||^2 computed with the model in evaluation mode"
 ### END HIDDEN TESTS
 
 # %% [markdown] id="training-text"
