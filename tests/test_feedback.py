@@ -47,7 +47,9 @@ def square(x):
 
 
 # %% [tests] id="square_tests" points=2
-assert square(3) == 9, "square(3) should be 9"
+from cs182meta.student import student
+
+assert student.square(3) == 9, "square(3) should be 9"
 ### BEGIN HIDDEN TESTS
 def _reference_square(value):
     secret_product = value * value
@@ -55,7 +57,7 @@ def _reference_square(value):
 
 
 for secret_input in (-4, 7):
-    assert square(secret_input) == _reference_square(secret_input), (
+    assert student.square(secret_input) == _reference_square(secret_input), (
         "square must also be right for negative and odd numbers"
     )
 ### END HIDDEN TESTS
@@ -68,13 +70,15 @@ def cube(x):
 
 
 # %% [tests] id="cube_tests" points=1
-### BEGIN HIDDEN TESTS
-from cs182meta.testing import bind_until_cell_ends
+import warnings
 
-bind_until_cell_ends(globals(), square=_reference_square)
+from cs182meta.student import student
+
+### BEGIN HIDDEN TESTS
 warnings.warn("a warning raised in the hidden tests")
 ### END HIDDEN TESTS
-assert cube(2) == 8, "cube(2) should be 8"
+# One mistake costs once: the cube of 2, or what the student's own square gives.
+assert student.cube(2) in (8, student.square(2) * 2), "cube(2) should be 8"
 '''
 SUBMISSIONS = {  # student: (square's body, cube's body)
     "right": ("return x * x", "return square(x) * x"),
@@ -84,7 +88,7 @@ SUBMISSIONS = {  # student: (square's body, cube's body)
     "visible": ("return x * x", "return x * x"),  # cube's visible test fails
 }
 HIDDEN_CODE = ("secret_product", "_reference_square", "for secret_input", "BEGIN HIDDEN",
-               "bind_until_cell_ends", 'warnings.warn("a warning raised in the hidden tests")')
+               'warnings.warn("a warning raised in the hidden tests")')
 
 
 def _submission(release, square_body, cube_body):
@@ -160,16 +164,19 @@ def test_the_students_own_code_stays_in_a_traceback(tiny):
 def test_a_failing_visible_test_shows_its_line(tiny):
     course, _ = tiny
     text = _feedback(course, "visible")
-    assert '----> 2 assert cube(2) == 8, "cube(2) should be 8"' in text
+    assert ('assert student.cube(2) in (8, student.square(2) * 2), "cube(2) should be 8"'
+            in text.split("---->", 1)[1])
     assert "AssertionError: cube(2) should be 8" in text
 
 
-def test_a_warning_from_a_hidden_line_does_not_print_the_line(tiny):
+def test_a_warning_from_a_hidden_line_shows_its_message_not_its_line(tiny):
     course, _ = tiny
-    graded = course.notebook("autograded", NAME, "right").read_text()
-    assert 'warnings.warn(\\"a warning raised in the hidden tests\\")' in graded  # raw: it does
+    graded = nbformat.read(course.notebook("autograded", NAME, "right"), 4)
+    printed = json.dumps([cell.get("outputs", []) for cell in graded.cells])
+    assert "UserWarning: a warning raised in the hidden tests" in printed
+    assert "warnings.warn(" not in printed  # the judge prints no line of its cells
     text = _feedback(course, "right")
-    assert "UserWarning: a warning raised in the hidden tests" in text and WITHHELD in text
+    assert "UserWarning: a warning raised in the hidden tests" in text
 
 
 def test_gradescope_results_show_type_and_message_only(tiny):

@@ -33,9 +33,11 @@ def square(x):
     ### END SOLUTION
 
 # %% [tests] id="sq_tests" points=1
-assert square(3) == 9
+from cs182meta.student import student
+
+assert student.square(3) == 9
 ### BEGIN HIDDEN TESTS
-assert square(-4) == 16
+assert student.square(-4) == 16
 ### END HIDDEN TESTS
 """
 
@@ -58,8 +60,9 @@ def test_a_clean_release_has_no_leaks():
     [
         (lambda nb: setattr(nb.cells[0], "source", nb.cells[0].source + "\n    result = x * x"),
          "secret line 'result = x * x'"),
-        (lambda nb: setattr(nb.cells[1], "source", nb.cells[1].source + "\nassert square(-4) == 16"),
-         "secret line 'assert square(-4) == 16'"),
+        (lambda nb: setattr(nb.cells[1], "source",
+                            nb.cells[1].source + "\nassert student.square(-4) == 16"),
+         "secret line 'assert student.square(-4) == 16'"),
         (lambda nb: setattr(nb.cells[1], "source", "### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS"),
          "marker"),
         (lambda nb: nb.cells[1].outputs.append(new_output("stream", name="stdout", text="9")),
