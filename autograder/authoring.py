@@ -17,6 +17,8 @@ flags, cell ids that follow the ids), so the metadata is right by construction;
 
 from __future__ import annotations
 
+import ast
+import builtins
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +157,48 @@ def expand(text: str, path: Path | str, name: str):
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.validate(nb)
     return nb
+
+
+def unbound_names(source: str) -> list[tuple[str, int]]:
+    """``(name, line)`` for each name a test cell reads but neither imports nor defines
+    (builtins aside): under grading a test cell runs in a namespace of its own, outside
+    the student's kernel, where the notebook's names do not exist — it reaches them as
+    ``student.NAME`` (:mod:`cs182meta.student`)."""
+    tree = ast.parse(source)
+    bound = set(dir(builtins)) | {"__name__", "__file__"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound |= set(node.names)
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound:
+            found.setdefault(node.id, node.lineno)
+    return sorted(found.items(), key=lambda item: item[1])
+
+
+def check_test_cells(text: str, path: Path | str) -> None:
+    """Refuse a ``[tests]`` cell of ``text`` that reads a name it neither imports nor
+    defines (:func:`unbound_names`), naming the file and line."""
+    parsed = jupytext.reads(text, fmt="py:percent")
+    for cell, line in zip(parsed.cells, _header_lines(text)):
+        if _kind_of(cell) != "tests":
+            continue
+        for name, at in unbound_names(cell.source):
+            raise SourceError(
+                f"{path}:{line + at}: the test cell uses {name!r}, which it neither imports nor "
+                f"defines: a test cell runs apart from the notebook, so reach the notebook's "
+                f"names as student.{name} (from cs182meta.student import student) and import "
+                f"the rest")
 
 
 def _kind_from_metadata(cell) -> str:

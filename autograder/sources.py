@@ -10,7 +10,7 @@ from types import ModuleType
 
 import nbformat
 
-from autograder.authoring import PlantedBug, SourceError, compact, expand
+from autograder.authoring import PlantedBug, SourceError, check_test_cells, compact, expand
 from autograder.nbgrader_api import grade_id as _grade_id
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,7 +36,10 @@ def notebook(name: str):
     ``notebooks/src/<name>.py``."""
     path = source_path(name)
     shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
-    return expand(path.read_text(), shown, name)
+    text = path.read_text()
+    nb = expand(text, shown, name)
+    check_test_cells(text, shown)
+    return nb
 
 
 def build(folder: Path = NOTEBOOKS) -> list[Path]:

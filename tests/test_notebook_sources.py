@@ -7,7 +7,7 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
 from autograder import sources
-from autograder.authoring import SourceError, compact, expand
+from autograder.authoring import SourceError, check_test_cells, compact, expand, unbound_names
 from autograder.samples import filled
 
 GOOD = '''\
@@ -194,3 +194,30 @@ def test_planted_bugs_are_read_once_until_the_file_changes(scratch_sources):
     bugs.unlink()
     with pytest.raises(FileNotFoundError, match="99_good.bugs.py is missing"):
         sources.planted_bugs("99_good")
+
+
+# ------------------------------------------------------- test cells run apart from the notebook
+def test_every_test_cell_reaches_the_notebook_only_through_student():
+    for name in sources.assignments():
+        check_test_cells(sources.source_path(name).read_text(), name)  # raises if not
+
+
+def test_a_test_cell_that_names_a_solution_directly_is_refused(tmp_path):
+    text = sources.source_path("00_episodes").read_text()
+    planted = text.replace("student.nearest_neighbour_predict(support_x", "nearest_neighbour_predict(support_x", 1)
+    assert planted != text
+    line = planted[:planted.index("= nearest_neighbour_predict(support_x")].count("\n") + 1
+    with pytest.raises(SourceError) as error:
+        check_test_cells(planted, "00_episodes.py")
+    assert f"00_episodes.py:{line}:" in str(error.value)
+    assert "student.nearest_neighbour_predict" in str(error.value)
+
+
+def test_unbound_names_sees_every_way_a_cell_binds_a_name():
+    source = (
+        "import torch\nfrom torch import nn as neural\nx = 1\nfor i in range(3):\n    pass\n"
+        "def f(a, *rest, key=None, **more):\n    return a, rest, key, more, g\n"
+        "class C:\n    pass\n[j for j in range(i)]\ntry:\n    pass\nexcept ValueError as err:\n"
+        "    print(err)\nwith open('x') as handle:\n    pass\n"
+        "print(torch, neural, x, f, C, handle, N_WAY, len)\n")
+    assert unbound_names(source) == [("g", 7), ("N_WAY", 17)]
