@@ -11,8 +11,10 @@ gradebook and every other submission. Here each submission is graded in three st
    (:mod:`autograder.confinement`), else unconfined in a throwaway folder, with a
    private copy of the dataset cache, and enforces a wall-time limit for the whole
    submission and a memory limit on all its processes. The notebook goes in on its
-   stdin; each executed cell's outputs come back on its stdout as they are ready, and
-   this process validates them (:class:`Results`) — there is no file to forge;
+   stdin, its test cells blank; each executed cell's outputs come back on its stdout as
+   they are ready, and this process validates them (:class:`Results`) — there is no
+   file to forge. Test cells are judged by :mod:`autograder.judge`, a process that never
+   runs student code, through :class:`autograder.judging.JudgeLink`;
 3. **score** (this process): test cells score pass or fail (:func:`pass_or_fail`), then
    the rest of nbgrader's autograde preprocessors (``SaveAutoGrades`` writes the scores).
 

@@ -2,14 +2,20 @@
 
 ``python -m autograder.sandbox --cell-timeout S`` is started by :mod:`autograder.isolated`
 (inside bubblewrap where it works, see :mod:`autograder.confinement`), in a working
-folder of its own. It reads the notebook on stdin and runs every cell with nbgrader's
-``Execute`` settings (a failing or timed-out cell records its error and the next cell
-runs). It never sees the course folder, the gradebook, or a path to them.
+folder of its own. It reads the notebook as the first line on stdin — its test cells
+blank (:func:`autograder.judging.for_the_sandbox`): no test, hidden or not, ever comes
+here — and runs every other cell with nbgrader's ``Execute`` settings (a failing or
+timed-out cell records its error and the next cell runs). It never sees the course
+folder, the gradebook, or a path to them.
 
 Its results go back on stdout, one JSON line per executed code cell
 (``{"cell": index, "id": cell id, "execution_count": n, "outputs": [...]}``, outputs
-capped by :func:`cap_outputs`) and a last line ``{"done": true, "message": ...}``.
-Before the kernel starts, that pipe is moved to a private descriptor that the kernel
+capped by :func:`cap_outputs`) and a last line ``{"done": true, "message": ...}``. At a
+test cell it writes ``{"judge": index, "id": ...}`` instead, then answers each
+``{"request": ...}`` line that comes on stdin by running
+:func:`cs182meta.student.serve` in the kernel and writing ``{"reply": ...}`` (the
+kernel's answer, or why there is none), until ``{"end": index}``.
+Before the kernel starts, both pipes are moved to private descriptors that the kernel
 does not inherit, and this process makes itself non-dumpable, so that a process of the
 same user cannot open its descriptors or memory through ``/proc``: student code can stop
 this process, not speak for it. The grader takes nothing but outputs from these lines
