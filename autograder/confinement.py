@@ -40,6 +40,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from autograder.limits import BWRAP_PROBE_S, SHM_MB
 
 _LOCK = threading.RLock()
@@ -89,6 +91,15 @@ def snapshot(*folders: Path) -> Path:
 def kit_snapshot() -> Path:
     """The folder on the sandbox's ``PYTHONPATH``: a snapshot of the two kit packages."""
     return snapshot(*kit_packages().values())
+
+
+def readable_kit_snapshot() -> Path:
+    """:func:`kit_snapshot`, readable (never writable) by every user: the container mode
+    runs the sandbox as another user. The kit is the public code students install."""
+    kit = kit_snapshot()
+    for path in (kit, *kit.rglob("*")):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return kit
 
 
 def python_paths() -> list[Path]:
@@ -203,6 +214,90 @@ class Bubblewrap:
             os.close(read)
 
 
+class Unprivileged:
+    """The container mode, for hosts where bubblewrap cannot make namespaces (Docker's
+    default seccomp profile, as on Gradescope): the sandbox runs as an unprivileged uid
+    of its own — one per submission graded at once, so two students cannot reach each
+    other's kernel (its connection file and ``/proc`` entries are that uid's) — in a
+    working folder that holds nothing else, with resource limits
+    (:data:`autograder.limits.Limits`: processes, file size, open files, CPU time; the
+    grader counts and kills every process of the uid). Needs root; the course folder
+    must be unreadable to other users (the self-test checks it)."""
+
+    FIRST_UID = 61000
+
+    def __init__(self, slots: int = 64, python: str | None = None):
+        self.python = python or sys.executable
+        self.free = list(range(self.FIRST_UID, self.FIRST_UID + slots))
+        self.lock = threading.Lock()
+
+    def acquire(self) -> int:
+        """A uid that no other submission uses now (and no process runs as)."""
+        with self.lock:
+            uid = self.free.pop(0)
+        kill_user(uid)  # anything left from an earlier grader
+        return uid
+
+    def release(self, uid: int) -> None:
+        with self.lock:
+            self.free.append(uid)
+
+    def problem(self, course_root: Path) -> str | None:
+        """None if an unprivileged uid can run Python with the kit and cannot read the
+        course folder, else why not."""
+        if os.geteuid() != 0:
+            return "the container mode needs root (to run student code as another user)"
+        uid = self.FIRST_UID - 1
+        kit = readable_kit_snapshot()
+        probe = ("import os, sys, autograder, cs182meta\n"
+                 "try:\n    os.listdir(sys.argv[1])\nexcept OSError:\n    print('ok')\n"
+                 "else:\n    print('readable')")
+        env = sandbox_environment(home=Path("/nonexistent"), cache=Path("/nonexistent"),
+                                  kit=kit, threads=1)
+        try:
+            done = subprocess.run([self.python, "-c", probe, str(course_root)], env=env,
+                                  user=uid, group=uid, extra_groups=[], cwd="/",
+                                  capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as err:
+            return f"an unprivileged user cannot start Python ({err})"
+        if done.stdout.strip() == "readable":
+            return (f"the course folder {course_root} is readable by other users: "
+                    f"chmod 700 it (or a folder above it)")
+        if done.stdout.strip() != "ok":
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
+            return (f"an unprivileged user cannot run {self.python} with the kit ({tail}): "
+                    f"install Python where every user can read it")
+        return None
+
+
+def user_processes(uid: int) -> list[psutil.Process]:
+    """Every process whose real or effective uid is ``uid``."""
+    found = []
+    for p in psutil.process_iter(["uids"]):
+        uids = p.info.get("uids")
+        if uids is not None and uid in (uids.real, uids.effective):
+            found.append(p)
+    return found
+
+
+def kill_user(uid: int, patience_s: float = 5.0) -> bool:
+    """Kill every process of ``uid`` (again, until none is left or ``patience_s``
+    passed); return whether none is left."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        left = user_processes(uid)
+        if not left:
+            return True
+        for p in left:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as pipe:
@@ -289,16 +384,24 @@ def unavailable(problem: str) -> SandboxUnavailable:
         f"read and write what this user can), pass {UNCONFINED_OPTION}.")
 
 
-def confinement(course_root: Path, mode: str = "bwrap") -> Bubblewrap | None:
-    """The bubblewrap sandbox to grade with, or None for unconfined grading.
+def confinement(course_root: Path, mode: str = "bwrap") -> Bubblewrap | Unprivileged | None:
+    """The sandbox to grade with: bubblewrap, the container mode, or None for unconfined.
 
     ``mode``: ``"bwrap"`` (bubblewrap, or :class:`SandboxUnavailable` saying why and how
-    to fix it), ``"none"`` (unconfined, asked for: ``--unconfined``), ``"auto"``
-    (bubblewrap where it works, else unconfined with one warning line on stderr: only
-    Gradescope's container, which holds nothing but one submission, uses it).
+    to fix it), ``"user"`` (the container mode, :class:`Unprivileged`, or
+    :class:`SandboxUnavailable`), ``"none"`` (unconfined, asked for: ``--unconfined``),
+    ``"auto"`` (bubblewrap where it works, else the container mode where it works, else
+    unconfined with one warning line on stderr: only Gradescope's container, which holds
+    nothing but one submission, uses it).
     """
     if mode == "none":
         return None
+    if mode == "user":
+        user = Unprivileged()
+        problem = user.problem(course_root)
+        if problem is not None:
+            raise SandboxUnavailable(f"the container mode cannot run here: {problem}")
+        return user
     found = shutil.which("bwrap")
     problem = None
     bwrap = Bubblewrap(found) if found else None
@@ -312,11 +415,16 @@ def confinement(course_root: Path, mode: str = "bwrap") -> Bubblewrap | None:
         return bwrap
     if mode == "bwrap":
         raise unavailable(problem)
+    user = Unprivileged()
+    fallback = user.problem(course_root)
+    if fallback is None:
+        return user
     with _LOCK:
         if problem not in _WARNED:
             _WARNED.add(problem)
             print(f"WARNING: student code runs UNCONFINED, as this user, able to read and "
-                  f"write what this user can: {problem}", file=sys.stderr, flush=True)
+                  f"write what this user can: {problem}; and the container mode cannot run "
+                  f"either: {fallback}", file=sys.stderr, flush=True)
     return None
 
 

@@ -264,9 +264,10 @@ class Results:
 
 class IsolatedGrader:
     """Grades submissions of one course. ``sandbox``: ``"bwrap"`` (bubblewrap, or
-    :class:`autograder.confinement.SandboxUnavailable`), ``"none"`` (unconfined, asked
-    for) or ``"auto"`` (see :func:`autograder.confinement.confinement`); ``cgroups``: use
-    a memory cgroup per submission where one can be made."""
+    :class:`autograder.confinement.SandboxUnavailable`), ``"user"`` (the container mode:
+    an unprivileged uid per submission), ``"none"`` (unconfined, asked for) or ``"auto"``
+    (see :func:`autograder.confinement.confinement`); ``cgroups``: use a memory cgroup
+    per submission where one can be made."""
 
     def __init__(self, course: Course, limits: Limits = Limits(), cache: Path | None = None,
                  sandbox: str = "bwrap", cgroups: bool = True):

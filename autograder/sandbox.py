@@ -235,11 +235,31 @@ def _private_stdout():
     return results
 
 
+def _limit_resources(processes: int | None, file_mb: int | None, cpu_s: int | None) -> None:
+    """The container mode's limits (:class:`autograder.confinement.Unprivileged`), set
+    before the kernel starts, so that every process of the submission has them."""
+    import resource
+
+    wanted = {resource.RLIMIT_NPROC: processes, resource.RLIMIT_CPU: cpu_s,
+              resource.RLIMIT_FSIZE: file_mb * 2**20 if file_mb else None}
+    if processes is not None:
+        wanted.update({resource.RLIMIT_NOFILE: 4096, resource.RLIMIT_CORE: 0})
+    for kind, value in wanted.items():
+        if value is not None:
+            hard = resource.getrlimit(kind)[1]
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(kind, (value, value))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cell-timeout", type=int, required=True, help="seconds per cell")
     parser.add_argument("--cache-from", help="copy this dataset cache to $CS182META_CACHE first")
+    parser.add_argument("--processes", type=int, help="limit on this user's processes (RLIMIT_NPROC)")
+    parser.add_argument("--file-mb", type=int, help="limit on the size of one written file")
+    parser.add_argument("--cpu-s", type=int, help="limit on CPU seconds of each process")
     args = parser.parse_args(argv)
+    _limit_resources(args.processes, args.file_mb, args.cpu_s)
     if args.cache_from:  # a private, writable copy: no submission changes another's data
         shutil.copytree(args.cache_from, os.environ["CS182META_CACHE"], dirs_exist_ok=True)
     requests = os.fdopen(os.dup(0), "rb")  # os.dup: not inheritable, the kernel never has it

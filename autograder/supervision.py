@@ -31,20 +31,24 @@ from pathlib import Path
 import psutil
 
 from autograder import confinement
-from autograder.confinement import Bubblewrap, Cgroup, MemoryCgroup, PidsCgroup
+from autograder.confinement import Bubblewrap, Cgroup, MemoryCgroup, PidsCgroup, Unprivileged
 from autograder.limits import Limits
 
 POLL_S = 0.1  # how often the limits are checked
 EXITED_GRACE_S = 5  # how long a results pipe may stay open after the sandbox exited
 
 
-def start(argv: list[str], limits: Limits, *, bwrap: Bubblewrap | None,
+def start(argv: list[str], limits: Limits, *, bwrap: Bubblewrap | Unprivileged | None,
           cache: Path | None, threads: int, cgroups: bool) -> RunningSandbox:
-    """Start ``argv`` as one submission's sandbox: inside ``bwrap``, or unconfined where
-    it is None; with ``cache`` (a warm dataset cache, or None) copied in, ``threads``
-    OpenMP threads, ``limits.work_mb`` of private tmpfs (bubblewrap), and, if ``cgroups``
-    and they can be made, a memory cgroup of ``limits.memory_mb`` and a pids cgroup of
-    ``limits.processes``."""
+    """Start ``argv`` as one submission's sandbox: inside ``bwrap`` (bubblewrap, or the
+    container mode's unprivileged user), or unconfined where it is None; with ``cache``
+    (a warm dataset cache, or None) copied in, ``threads`` OpenMP threads,
+    ``limits.work_mb`` of private tmpfs (bubblewrap), and, if ``cgroups`` and they can
+    be made, a memory cgroup of ``limits.memory_mb`` and a pids cgroup of
+    ``limits.processes`` (not in the container mode: its uid's processes are counted
+    and limited instead)."""
+    if isinstance(bwrap, Unprivileged):
+        return _start_unprivileged(bwrap, argv, limits, cache, threads)
     cgroup = MemoryCgroup.create(limits.memory_mb) if cgroups else None
     pids = PidsCgroup.create(limits.processes) if cgroups else None
     joined = [g for g in (cgroup, pids) if g is not None]
@@ -108,6 +112,38 @@ def _spawn_unconfined(folder: Path, argv: list[str], cache: Path | None, threads
     return subprocess.Popen([*prefix, *argv], cwd=folder / "work", env=env, **_PIPES)
 
 
+def _start_unprivileged(user: Unprivileged, argv: list[str], limits: Limits,
+                        cache: Path | None, threads: int) -> RunningSandbox:
+    """``argv`` as a uid of its own (:class:`~autograder.confinement.Unprivileged`) in a
+    folder that holds only its work, home and copy of ``cache``; the sandbox process
+    sets its resource limits before the kernel starts (``--processes`` …)."""
+    uid = user.acquire()
+    folder = tempfile.TemporaryDirectory(prefix="cs182meta-grade-", ignore_cleanup_errors=True)
+    try:
+        root = Path(folder.name)
+        os.chmod(root, 0o711)  # the uid may pass through, not list
+        copy = root / "cache"
+        if cache is not None:
+            shutil.copytree(cache, copy)
+        for name in ("work", "home", "cache"):
+            (root / name).mkdir(exist_ok=True)
+        for path in (root / "work", root / "home", copy, *copy.rglob("*")):
+            os.chown(path, uid, uid)
+        kit = confinement.readable_kit_snapshot()
+        env = confinement.sandbox_environment(home=root / "home", cache=copy, kit=kit,
+                                              threads=threads)
+        limited = [*argv, f"--processes={limits.processes}", f"--file-mb={limits.work_mb}",
+                   f"--cpu-s={int(limits.wall_s) + 60}"]
+        process = subprocess.Popen(limited, cwd=root / "work", env=env, user=uid, group=uid,
+                                   extra_groups=[], **_PIPES)
+    except BaseException:
+        confinement.kill_user(uid)
+        user.release(uid)
+        folder.cleanup()
+        raise
+    return RunningSandbox(process, limits, None, folder, None, user=(user, uid))
+
+
 class Outbox:
     """What is still to be written to a sandbox's stdin; ``close`` (or
     ``close_when_sent``) closes the pipe once it is all written."""
@@ -128,12 +164,14 @@ class RunningSandbox:
 
     def __init__(self, process: subprocess.Popen, limits: Limits,
                  cgroup: MemoryCgroup | None, folder: tempfile.TemporaryDirectory | None,
-                 pids: PidsCgroup | None = None):
+                 pids: PidsCgroup | None = None,
+                 user: tuple[Unprivileged, int] | None = None):
         self.process = process
         self.limits = limits
         self.cgroup = cgroup
         self.pids = pids
         self.folder = folder  # the unconfined sandbox's working folder, home and cache
+        self.user = user  # the container mode: its uid, every process of which is this sandbox's
 
     @property
     def returncode(self) -> int | None:
@@ -155,6 +193,11 @@ class RunningSandbox:
         for group in (self.cgroup, self.pids):
             if group is not None:
                 group.remove()
+        if self.user is not None:
+            user, uid = self.user
+            if confinement.kill_user(uid):  # a uid with a process left is never handed out again
+                user.release(uid)
+            self.user = None
         if self.folder is not None:
             self.folder.cleanup()
 
@@ -180,7 +223,7 @@ class RunningSandbox:
                 if now - measured >= POLL_S:
                     measured, rss = now, self.memory_mb()
                     peak = max(peak, rss)
-                    reason = reason or self._over_memory(rss) or self._over_processes()
+                    reason = reason or self._over_processes() or self._over_memory(rss)
                 if now - start > self.limits.wall_s:
                     reason = reason or (f"stopped: the whole notebook ran over "
                                         f"{self.limits.wall_s:.0f} s; cells that had run "
@@ -266,10 +309,22 @@ class RunningSandbox:
 
     def _over_processes(self) -> str:
         """Why the submission must stop for its process count, or ""."""
+        if self.user is not None and self._user_threads() >= self.limits.processes - 1:
+            return (f"stopped: the notebook tried to run over {self.limits.processes} "
+                    f"processes and threads at once (a fork or thread bomb?)")
         if self.pids is not None and self.pids.hit_limit():
             return (f"stopped: the notebook tried to run over {self.limits.processes} "
                     f"processes and threads at once (a fork or thread bomb?)")
         return ""
+
+    def _user_threads(self) -> int:
+        count = 0
+        for p in confinement.user_processes(self.user[1]):
+            try:
+                count += p.num_threads()
+            except psutil.Error:
+                pass
+        return count
 
     def memory_mb(self) -> float:
         """Memory of every process of the submission: the cgroup's count where there is
@@ -278,6 +333,14 @@ class RunningSandbox:
         sandbox's tmpfs (:func:`tmpfs_mb`)."""
         if self.cgroup is not None:
             return self.cgroup.usage_mb()
+        if self.user is not None:  # every process of its uid, double-forked ones too
+            total = 0
+            for p in confinement.user_processes(self.user[1]):
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            return total / 2**20
         if self.process.returncode is not None:  # reaped: its pid may be someone else's now
             return 0.0
         try:
@@ -316,6 +379,8 @@ class RunningSandbox:
         for group in (self.cgroup, self.pids):
             if group is not None:
                 group.kill_all()
+        if self.user is not None:
+            confinement.kill_user(self.user[1], patience_s=1.0)
 
 
 # The sandbox's own tmpfs mounts (bubblewrap): written files live in memory.
