@@ -97,8 +97,9 @@ def graded(tmp_path_factory):
     code = dict(PROBES, reader=PROBES["reader"].format(paths=secrets),
                 **{"forge-proc": _forge_records(release)})
     subs = {"perfect": perfect, "blank": copy.deepcopy(release),
-            "hook-transformer": _before(copy.deepcopy(release), "sq", HOOKS["transformer"]),
             "fork-bomb": _before(copy.deepcopy(perfect), "sq", FORK_BOMB)}
+    subs.update({f"hook-{name}": _before(copy.deepcopy(release), "sq", hook)
+                 for name, hook in HOOKS.items()})
     subs.update({name: _before(copy.deepcopy(perfect), "sq", text) for name, text in code.items()})
     for student, nb in subs.items():
         (root / "inbox" / student).mkdir(parents=True)
@@ -123,8 +124,12 @@ def _printed(graded, student) -> str:
 
 def test_the_container_mode_grades_right(graded):
     assert _points(graded, "perfect") == (2, 3) and _points(graded, "blank") == (0, 0)
-    assert _points(graded, "hook-transformer") == (0, 0)
     assert all(o.confined for o in graded["outcomes"].values())
+
+
+@pytest.mark.parametrize("hook", sorted(HOOKS))
+def test_what_the_kernel_does_to_itself_leaves_a_blank_notebook_at_zero(graded, hook):
+    assert _points(graded, f"hook-{hook}") == (0, 0), graded["outcomes"][f"hook-{hook}"]
 
 
 def test_the_student_side_never_runs_as_root(graded):
@@ -163,8 +168,8 @@ def test_every_process_of_the_student_side_has_the_limits(graded):
 
 def test_two_students_at_once_cannot_reach_each_other(graded):
     assert _points(graded, "kill-all") == (0, 0)  # it stopped itself, and no one else
-    others = [s for s in graded["outcomes"] if s not in ("kill-all", "fork-bomb", "blank",
-                                                        "hook-transformer")]
+    others = [s for s in graded["outcomes"] if s not in ("kill-all", "fork-bomb", "blank")
+              and not s.startswith("hook-")]
     assert all(_points(graded, s) == (2, 3) for s in others)
 
 
