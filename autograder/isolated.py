@@ -41,6 +41,7 @@ import time
 import traceback
 import uuid
 import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,7 @@ from traitlets.config import Config
 
 from autograder import confinement, supervision
 from autograder.course import Course, total
-from autograder.judging import JudgeLink, for_the_sandbox
+from autograder.judging import JudgeLink, JudgePool, for_the_sandbox
 from autograder.leaks import carries_the_source
 from autograder.limits import MAX_ATTACHMENT, MAX_NOTEBOOK_BYTES, MAX_RESULTS_BYTES, Limits
 from autograder.nbgrader_api import (
@@ -278,6 +279,8 @@ class IsolatedGrader:
         self._db = threading.Lock()  # gradebook and course folder: one writer
         self.threads = os.cpu_count() or 1  # torch threads per sandbox
         self.bwrap = confinement.confinement(course.root, sandbox)
+        self.judges = JudgePool(cache)
+        weakref.finalize(self, self.judges.close)  # no idle judge outlives its grader
         self.cgroups = cgroups
 
     @property
@@ -328,7 +331,7 @@ class IsolatedGrader:
         argv = [sys.executable, "-m", "autograder.sandbox", f"--cell-timeout={self.limits.cell_s}"]
         result = _without_outputs(copy.deepcopy(nb))
         outbox = Outbox(for_the_sandbox(nb).encode())
-        link = JudgeLink(result, outbox, self.cache, self.threads)
+        link = JudgeLink(result, outbox, self.judges, self.threads)
         results = Results(result, link)
         try:
             with supervision.start(argv, self.limits, bwrap=self.bwrap, cache=self.cache,
@@ -395,8 +398,11 @@ class IsolatedGrader:
         """Grade ``(assignment, student)`` pairs, ``jobs`` at a time (of any assignments,
         so that no core waits for the next notebook)."""
         self.threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            return list(pool.map(lambda item: self.grade(*item), work))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                return list(pool.map(lambda item: self.grade(*item), work))
+        finally:
+            self.judges.close()
 
 
 def _without_outputs(nb):

@@ -4,8 +4,10 @@
 submission, next to (never inside) the sandbox that runs the student's notebook. It
 speaks JSON lines with the grader:
 
-* stdin, first line: ``{"cells": {"index": source, ...}, "threads": n}`` — the test
-  cells, hidden tests included, as the gradebook restored them;
+* stdin, at the start of each submission: ``{"cells": {"index": source, ...},
+  "threads": n}`` — its test cells, hidden tests included, as the gradebook restored
+  them (one judge serves the submissions of a grading slot one after the other: it
+  keeps nothing of one for the next but its imports);
 * stdin, then: ``{"run": index}`` (judge that cell now: the sandbox's kernel has run
   every cell above it) and ``{"reply": {...}}`` (the student's side's answer to the last
   request);
@@ -127,15 +129,17 @@ def run_cell(source: str, index: int, channel) -> list[dict]:
 def main() -> int:
     conversation = Conversation(sys.stdin, sys.stdout)
     sys.stdout = sys.stderr  # stray prints never reach the grader's pipe
-    setup = conversation.receive()
-    cells = {int(k): v for k, v in setup["cells"].items()}
-    torch.set_num_threads(int(setup.get("threads", 1)))
+    cells: dict[int, str] = {}
     channel = SandboxChannel(conversation)
     while True:
         try:
             message = conversation.receive()
         except EOFError:
             return 0
+        if "cells" in message:  # the next submission's test cells (a judge serves many)
+            cells = {int(k): v for k, v in message["cells"].items()}
+            torch.set_num_threads(int(message.get("threads", 1)))
+            continue
         index = message.get("run")
         if type(index) is not int or index not in cells:
             raise SystemExit(f"the judge got {json.dumps(message)[:200]}")

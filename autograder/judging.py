@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import nbformat
@@ -52,28 +53,90 @@ def for_the_sandbox(nb) -> str:
     return json.dumps(sent) + "\n"
 
 
-class JudgeLink:
-    """One submission's judge process and the relay between it and the sandbox
-    (``outbox``: the sandbox's stdin). ``nb`` is the graded notebook: the judge's
-    outputs go into its test cells."""
+class Judge:
+    """One judge process (:mod:`autograder.judge`), started with the grading
+    environment and the grader's own kit on its path."""
 
-    def __init__(self, nb, outbox: Outbox, cache: Path | None, threads: int):
-        self.nb, self.outbox = nb, outbox
-        self.active: int | None = None  # the test cell being judged
-        self.awaiting = False  # the judge waits for a reply
-        self.pending = bytearray()
-        self.problem: str | None = None
+    def __init__(self, cache: Path | None):
         self.folder = tempfile.TemporaryDirectory(prefix="cs182meta-judge-")
         self.log = open(Path(self.folder.name) / "stderr", "w+b")  # noqa: SIM115
         env = grading_environment(os.environ, cache=cache)
         here = {str(p.parent) for p in kit_packages().values()}  # the grader's own kit
         env["PYTHONPATH"] = os.pathsep.join([*sorted(here), env.get("PYTHONPATH", "")]).rstrip(
             os.pathsep)
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
-                   PYTHONUNBUFFERED="1", NBGRADER_EXECUTION="autograde")
+        env.update(PYTHONUNBUFFERED="1", NBGRADER_EXECUTION="autograde")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "autograder.judge"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, cwd=self.folder.name, env=env)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None and not self.process.stdout.closed
+
+    def stderr_tail(self) -> str:
+        self.log.seek(0)
+        return self.log.read()[-2000:].decode(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the process and remove its folder."""
+        for pipe in (self.process.stdin, self.process.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+        self.folder.cleanup()
+
+
+class JudgePool:
+    """Idle judges of one grader, reused from one submission to the next (a judge's
+    start — Python, torch — costs more than most test cells), stopped at ``close`` (the
+    grader closes its pool when a batch is graded and when it is itself collected)."""
+
+    def __init__(self, cache: Path | None):
+        self.cache = cache
+        self.idle: list[Judge] = []
+        self.lock = threading.Lock()
+
+    def acquire(self) -> Judge:
+        with self.lock:
+            while self.idle:
+                judge = self.idle.pop()
+                if judge.alive:
+                    return judge
+                judge.stop()
+        return Judge(self.cache)
+
+    def release(self, judge: Judge) -> None:
+        with self.lock:
+            self.idle.append(judge)
+
+    def close(self) -> None:
+        with self.lock:
+            idle, self.idle = self.idle, []
+        for judge in idle:
+            judge.stop()
+
+
+class JudgeLink:
+    """One submission's judge (from ``pool``) and the relay between it and the sandbox
+    (``outbox``: the sandbox's stdin). ``nb`` is the graded notebook: the judge's
+    outputs go into its test cells."""
+
+    def __init__(self, nb, outbox: Outbox, pool: JudgePool, threads: int):
+        self.nb, self.outbox, self.pool = nb, outbox, pool
+        self.active: int | None = None  # the test cell being judged
+        self.awaiting = False  # the judge waits for a reply
+        self.pending = bytearray()
+        self.problem: str | None = None
+        self.judge = pool.acquire()
+        self.process = self.judge.process
+        os.set_blocking(self.process.stdout.fileno(), False)  # read by the sandbox's watch
         cells = {str(i): c.source for i, c in enumerate(nb.cells) if is_test_cell(c)}
         self._to_judge({"cells": cells, "threads": threads})
 
@@ -147,23 +210,14 @@ class JudgeLink:
             self.problem = self._crashed()
 
     def _crashed(self) -> str:
-        self.log.seek(0)
-        tail = self.log.read()[-2000:].decode(errors="replace")
-        print(f"the judge stopped:\n{tail}", file=sys.stderr)
+        print(f"the judge stopped:\n{self.judge.stderr_tail()}", file=sys.stderr)
         return ("the grader's judge stopped while it judged a test cell; please tell the "
                 "course staff")
 
     def close(self) -> None:
-        """Stop the judge and remove its folder."""
-        for pipe in (self.process.stdin, self.process.stdout):
-            try:
-                pipe.close()
-            except OSError:
-                pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-        self.folder.cleanup()
+        """Give the judge back to the pool if it finished its work cleanly, else stop it."""
+        if (self.problem is None and self.active is None and not self.awaiting
+                and not self.pending and self.judge.alive):
+            self.pool.release(self.judge)
+        else:
+            self.judge.stop()

@@ -239,9 +239,11 @@ class RunningSandbox:
                                            or now - exited > EXITED_GRACE_S):
                     break
         finally:
+            own = (self.process.stdin, self.process.stdout, self.process.stderr)
             for key in list(selector.get_map().values()):
                 selector.unregister(key.fileobj)
-                key.fileobj.close()
+                if key.fileobj in own:  # a reader's pipe is its owner's to close
+                    key.fileobj.close()
             selector.close()
         process.wait()
         return peak, message or self._over_memory(0.0)  # a kill by the cgroup's OOM killer
