@@ -13,7 +13,6 @@ import shutil
 import stat
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import nbformat
@@ -22,7 +21,6 @@ import pytest
 
 from autograder import confinement
 from autograder.grades import cell_scores
-from autograder.gradescope import build_zip
 from autograder.isolated import IsolatedGrader
 from autograder.limits import Limits
 from autograder.samples import filled
@@ -37,6 +35,7 @@ from tests.test_sandbox import (
     _before,
     _detached,
     _forge_records,
+    gradescope_with_a_perfect_submission,
     tiny_course,
 )
 
@@ -197,14 +196,7 @@ def test_gradescope_uses_the_container_mode_where_bubblewrap_cannot_run(tmp_path
                                                                         capsys):
     from autograder import gradescope
 
-    course = tiny_course(tmp_path / "course")
-    package = build_zip(course, A, tmp_path / "zips")
-    with zipfile.ZipFile(package) as archive:
-        archive.extractall(tmp_path / "source")
-    release = nbformat.read(course.notebook("release", A), 4)
-    (tmp_path / "submission").mkdir()
-    nbformat.write(filled(release, nbformat.read(course.notebook("source", A), 4)),
-                   tmp_path / "submission" / f"{A}.ipynb")
+    gradescope_with_a_perfect_submission(tiny_course(tmp_path / "course"), tmp_path)
     monkeypatch.setattr(confinement.shutil, "which", lambda name: None)
     monkeypatch.setattr(confinement, "_WARNED", set())
     results = gradescope.run(tmp_path, A)

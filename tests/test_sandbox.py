@@ -796,18 +796,24 @@ def test_a_grader_failure_is_that_submissions_row(course, tmp_path, monkeypatch)
     assert "KeyError" in json.dumps(_autograded(local, "alice"))
 
 
+def gradescope_with_a_perfect_submission(course: Course, folder: Path) -> None:
+    """``folder`` laid out as Gradescope's ``/autograder``: the zip's files in
+    ``source/``, a perfect notebook in ``submission/``."""
+    package = build_zip(course, A, folder / "zips")
+    with zipfile.ZipFile(package) as archive:
+        archive.extractall(folder / "source")
+    release = nbformat.read(course.notebook("release", A), 4)
+    (folder / "submission").mkdir()
+    nbformat.write(filled(release, nbformat.read(course.notebook("source", A), 4)),
+                   folder / "submission" / f"{A}.ipynb")
+
+
 def test_gradescope_grades_where_bubblewrap_cannot_run(course, tmp_path, monkeypatch, capsys):
     """Docker's seccomp profile usually blocks the namespaces: Gradescope still grades
     (its container holds this submission alone), and its hidden output says how."""
     from autograder import gradescope
 
-    package = build_zip(course, A, tmp_path / "zips")
-    with zipfile.ZipFile(package) as archive:
-        archive.extractall(tmp_path / "source")
-    release = nbformat.read(course.notebook("release", A), 4)
-    (tmp_path / "submission").mkdir()
-    nbformat.write(filled(release, nbformat.read(course.notebook("source", A), 4)),
-                   tmp_path / "submission" / f"{A}.ipynb")
+    gradescope_with_a_perfect_submission(course, tmp_path)
     monkeypatch.setattr(confinement.shutil, "which", lambda name: None)
     monkeypatch.setattr(confinement, "_WARNED", set())
     results = gradescope.run(tmp_path, A)
