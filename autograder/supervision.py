@@ -55,6 +55,8 @@ def start(argv: list[str], limits: Limits, *, bwrap: Bubblewrap | Unprivileged |
     folder = None
     try:
         if bwrap is not None:
+            if pids is None:  # no pids cgroup: the sandbox limits its own uid's processes
+                argv = [*argv, f"--processes={limits.processes}"]
             process = _spawn_confined(bwrap, argv, limits, cache, threads, _prefix(joined))
         else:
             folder = tempfile.TemporaryDirectory(prefix="cs182meta-grade-",
@@ -311,7 +313,8 @@ class RunningSandbox:
 
     def _over_processes(self) -> str:
         """Why the submission must stop for its process count, or ""."""
-        if self.user is not None and self._user_threads() >= self.limits.processes - 1:
+        counted = self.user is not None or (self.pids is None and self.folder is None)
+        if counted and self._threads() >= self.limits.processes - 1:
             return (f"stopped: the notebook tried to run over {self.limits.processes} "
                     f"processes and threads at once (a fork or thread bomb?)")
         if self.pids is not None and self.pids.hit_limit():
@@ -319,9 +322,19 @@ class RunningSandbox:
                     f"processes and threads at once (a fork or thread bomb?)")
         return ""
 
-    def _user_threads(self) -> int:
+    def _threads(self) -> int:
+        """Threads of every process of the submission: its uid's (the container mode),
+        else its process tree (bubblewrap: the whole PID namespace)."""
+        if self.user is not None:
+            processes = confinement.user_processes(self.user[1])
+        else:
+            try:
+                parent = psutil.Process(self.process.pid)
+                processes = [parent, *parent.children(recursive=True)]
+            except psutil.Error:
+                return 0
         count = 0
-        for p in confinement.user_processes(self.user[1]):
+        for p in processes:
             try:
                 count += p.num_threads()
             except psutil.Error:

@@ -419,6 +419,17 @@ def test_a_fork_bomb_is_that_submissions_failure(course, tmp_path):
                 for group in parent.glob("cs182meta-*")]
 
 
+def test_a_fork_bomb_is_stopped_without_cgroups_too(course, tmp_path):
+    """Without a pids cgroup the sandbox limits its own uid's processes (RLIMIT_NPROC,
+    in its user namespace) and the grader counts the PID namespace's threads."""
+    outcomes = _grade_hostile_code(course, tmp_path, {"fork-bomb": FORK_BOMB},
+                                   Limits(wall_s=120, cell_s=60, memory_mb=8000, processes=50),
+                                   sandbox="bwrap", cgroups=False)
+    assert "over 50 processes and threads" in outcomes["fork-bomb"].message, outcomes
+    assert outcomes["fork-bomb"].score == 0 and outcomes["perfect"].score == 5
+    assert _leftovers_after_a_while() == []
+
+
 def test_what_the_sandbox_writes_to_its_tmpfs_counts_as_memory(course, tmp_path):
     """Without a memory cgroup the RSS misses files in the tmpfs (they live in memory)."""
     fill = ("import time\nwith open('/tmp/filler', 'wb') as f:\n"
