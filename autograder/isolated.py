@@ -236,7 +236,7 @@ class Results:
                 self.link.reply(record)
             else:
                 self._cell(record)
-        except (ValueError, TypeError, KeyError, nbformat.ValidationError) as err:
+        except (ValueError, TypeError, KeyError, RecursionError, nbformat.ValidationError) as err:
             self.malformed = True
             self.problem = (f"the results of the notebook's process were not what the "
                             f"grader sends ({str(err)[:200]}), so none of them count")

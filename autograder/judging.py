@@ -179,7 +179,7 @@ class JudgeLink:
             self.pending = bytearray(rest)
             try:
                 self._from_judge(json.loads(line))
-            except (ValueError, TypeError, nbformat.ValidationError) as err:
+            except (ValueError, TypeError, RecursionError, nbformat.ValidationError) as err:
                 self.problem = f"the grader's judge sent a malformed message ({str(err)[:100]})"
 
     def _from_judge(self, message: dict) -> None:

@@ -179,7 +179,7 @@ def _reply(outputs: list, timeout: int) -> dict:
         if isinstance(text, str):
             try:
                 reply = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 break
             if isinstance(reply, dict):
                 return reply

@@ -67,6 +67,10 @@ CHANNEL = {
         "import cs182meta.student as s\nfrom IPython.display import display\n"
         "s.serve = lambda text: display({s.REPLY_MIME: '{\"value\": \"' + 'x' * 20_000_000 + '\"}'},"
         " raw=True)"),
+    "deep-reply": (  # JSON nested deeper than any parser's recursion
+        "import cs182meta.student as s\nfrom IPython.display import display\n"
+        "s.serve = lambda text: display({s.REPLY_MIME: '{\"value\": ' + '[' * 200_000 + "
+        "']' * 200_000 + '}'}, raw=True)"),
     "slow-reply": ("import time\nimport cs182meta.student as s\n"
                    "s.serve = lambda text: time.sleep(3600)"),
 }
@@ -150,6 +154,12 @@ def test_a_reply_that_is_not_plain_data_fails_its_test_with_a_message(graded):
 def test_an_oversized_reply_fails_its_test_with_a_message(graded):
     assert _points(graded, "oversized-reply") == (0, 0)
     assert "over the 16 MB limit" in _test_errors(graded, "oversized-reply")
+
+
+def test_a_reply_nested_too_deep_fails_its_test(graded):
+    assert _points(graded, "deep-reply") == (0, 0)
+    assert "could not answer the test's call" in _test_errors(graded, "deep-reply")  # not a crash
+    assert "please tell the course staff" not in graded["outcomes"]["deep-reply"].message
 
 
 def test_a_reply_that_never_comes_fails_its_test_within_the_cell_limit(graded):
