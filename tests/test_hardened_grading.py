@@ -86,9 +86,9 @@ def hostile_submissions(perfect) -> dict[str, object]:
     deleted = copy.deepcopy(buggy)
     del deleted.cells[_index(deleted, NN)]
     subs["deleted-test"] = deleted
-    subs["rebinds-names"] = _insert_before(
+    subs["rebinds-names"] = _insert_before(  # names the tests use, not the solutions
         copy.deepcopy(perfect), NN,
-        "import numpy as np\ntorch = np = load = EpisodeSampler = None")
+        "import numpy as np\nnp = load = EpisodeSampler = evaluate_episodes = None")
     subs["hides-errors"] = _insert_before(
         copy.deepcopy(buggy), NN,
         "import sys\nip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"

@@ -197,7 +197,12 @@ def test_validation_and_grading_execute_under_the_same_settings(monkeypatch, tmp
     class Stop(Exception):
         pass
 
+    real_popen = subprocess.Popen
+
     def fake_popen(command, env, **kwargs):
+        if "autograder.judge" in command:  # the judge (trusted) starts as usual
+            seen["judge"] = env
+            return real_popen(command, env=env, **kwargs)
         seen["grading"] = env
         raise Stop
 
@@ -216,3 +221,4 @@ def test_validation_and_grading_execute_under_the_same_settings(monkeypatch, tmp
     assert validation == {"CS182META_CACHE": str(tmp_path / "instructor-cache")}
     assert set(grading) == {"CS182META_CACHE"}
     assert grading["CS182META_CACHE"] != validation["CS182META_CACHE"]  # a private copy
+    assert set(ours(seen["judge"])) <= {"CS182META_CACHE"}  # the judge: grading's settings too
