@@ -322,53 +322,33 @@ class RunningSandbox:
                     f"processes and threads at once (a fork or thread bomb?)")
         return ""
 
-    def _threads(self) -> int:
-        """Threads of every process of the submission: its uid's (the container mode),
-        else its process tree (bubblewrap: the whole PID namespace)."""
-        if self.user is not None:
-            processes = confinement.user_processes(self.user[1])
-        else:
-            try:
-                parent = psutil.Process(self.process.pid)
-                processes = [parent, *parent.children(recursive=True)]
-            except psutil.Error:
-                return 0
-        count = 0
-        for p in processes:
-            try:
-                count += p.num_threads()
-            except psutil.Error:
-                pass
-        return count
-
-    def memory_mb(self) -> float:
-        """Memory of every process of the submission: the cgroup's count where there is
-        one, else the RSS of the process tree (inside bubblewrap that is the whole PID
-        namespace: orphans are re-parented to its init) plus what it wrote to the
-        sandbox's tmpfs (:func:`tmpfs_mb`)."""
-        if self.cgroup is not None:
-            return self.cgroup.usage_mb()
-        if self.user is not None:  # every process of its uid, double-forked ones too
-            total = 0
-            for p in confinement.user_processes(self.user[1]):
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            return total / 2**20
+    def _processes(self) -> list[psutil.Process]:
+        """Every process of the submission: its uid's (the container mode), else its
+        process tree (inside bubblewrap that is the whole PID namespace: orphans are
+        re-parented to its init)."""
+        if self.user is not None:  # double-forked ones too
+            return confinement.user_processes(self.user[1])
         if self.process.returncode is not None:  # reaped: its pid may be someone else's now
-            return 0.0
+            return []
         try:
             parent = psutil.Process(self.process.pid)
-            tree = [parent, *parent.children(recursive=True)]
+            return [parent, *parent.children(recursive=True)]
         except psutil.Error:
-            return 0.0
-        total = 0
-        for p in tree:
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:
-                pass
+            return []
+
+    def _threads(self) -> int:
+        return _total(self._processes(), lambda p: p.num_threads())
+
+    def memory_mb(self) -> float:
+        """Memory of every process of the submission (:meth:`_processes`): the cgroup's
+        count where there is one, else their RSS, plus what a bubblewrap sandbox wrote to
+        its tmpfs (:func:`tmpfs_mb`)."""
+        if self.cgroup is not None:
+            return self.cgroup.usage_mb()
+        tree = self._processes()
+        total = _total(tree, lambda p: p.memory_info().rss)
+        if self.user is not None:
+            return total / 2**20
         confined = self.folder is None
         return total / 2**20 + (tmpfs_mb(tree[1:]) if confined else 0.0)
 
@@ -415,6 +395,17 @@ def tmpfs_mb(processes: list[psutil.Process]) -> float:
             continue
         return sum((s.f_blocks - s.f_bfree) * s.f_frsize for s in stats) / 2**20
     return 0.0
+
+
+def _total(processes: list[psutil.Process], measure: Callable[[psutil.Process], int]) -> int:
+    """The sum of ``measure`` over ``processes`` (one that has ended counts 0)."""
+    total = 0
+    for p in processes:
+        try:
+            total += measure(p)
+        except psutil.Error:
+            pass
+    return total
 
 
 def _registered(selector: selectors.BaseSelector) -> set:
