@@ -1,8 +1,8 @@
 """The judge: runs a submission's test cells in a process that never runs student code.
 
-``python -m autograder.judge`` is started by :mod:`autograder.isolated`, one per
-submission, next to (never inside) the sandbox that runs the student's notebook. It
-speaks JSON lines with the grader:
+``python -m autograder.judge`` is started by :mod:`autograder.judging` (reused from one
+submission to the next of a grader), next to (never inside) the sandbox that runs the
+student's notebook. It speaks JSON lines with the grader:
 
 * stdin, at the start of each submission: ``{"cells": {"index": source, ...},
   "threads": n}`` — its test cells, hidden tests included, as the gradebook restored
@@ -33,7 +33,6 @@ import sys
 import traceback
 from typing import Any
 
-# Set by the grader and read by torch once: one thread, like the tests' author's notebook.
 import torch
 
 import cs182meta.student as wire
@@ -53,7 +52,7 @@ class Conversation:
         self.stdout.flush()
 
     def receive(self) -> dict:
-        line = self.stdin.readline(wire.MAX_REPLY_BYTES + 2**20)
+        line = self.stdin.readline(wire.MAX_MESSAGE_BYTES + 2**20)
         if not line:
             raise EOFError("the grader closed the conversation")
         return wire.loads(line)
@@ -111,19 +110,17 @@ def run_cell(source: str, index: int, channel) -> list[dict]:
             body, last = _split_last_expression(source, filename)
             exec(body, namespace)  # noqa: S102 — the instructor's test cell
             value = eval(last, namespace) if last is not None else None  # noqa: S307
-        if printed.getvalue():
-            outputs.append({"output_type": "stream", "name": "stdout", "text": printed.getvalue()})
-        if value is not None:
-            outputs.append({"output_type": "execute_result", "execution_count": count,
-                            "metadata": {}, "data": {"text/plain": repr(value)[:10_000]}})
+        result = None if value is None else {
+            "output_type": "execute_result", "execution_count": count, "metadata": {},
+            "data": {"text/plain": repr(value)[:10_000]}}
     except Exception as err:  # noqa: BLE001 — a failing test is this cell's error output
-        if printed.getvalue():
-            outputs.append({"output_type": "stream", "name": "stdout", "text": printed.getvalue()})
-        outputs.append({"output_type": "error", "ename": type(err).__name__,
-                        "evalue": str(err), "traceback": _traceback(err, filename, count)})
+        result = {"output_type": "error", "ename": type(err).__name__, "evalue": str(err),
+                  "traceback": _traceback(err, filename, count)}
     finally:
         wire.student = wire._KernelStudent()
-    return outputs
+    if printed.getvalue():
+        outputs.append({"output_type": "stream", "name": "stdout", "text": printed.getvalue()})
+    return outputs + ([result] if result is not None else [])
 
 
 def main() -> int:

@@ -194,7 +194,7 @@ class JudgeLink:
             cell.outputs = [nbformat.from_dict(o) for o in cap_outputs(outputs)]
             cell.execution_count = COUNT_BASE + self.active
             self.outbox.write((json.dumps({"end": self.active}) + "\n").encode())
-            self.done, self.active = self.active, None
+            self.active = None
         else:
             self.problem = f"the grader's judge sent {json.dumps(message)[:100]} out of turn"
 

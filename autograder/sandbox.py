@@ -46,6 +46,7 @@ from autograder.limits import (
     MAX_TEXT,
 )
 from autograder.nbgrader_api import is_test_cell
+from cs182meta.student import REPLY_MIME
 
 
 def error_output(name: str, message: str):
@@ -163,7 +164,6 @@ class StreamingExecute(Execute):
             self._send({"reply": _reply(call.outputs, self.timeout)})
 
 
-REPLY_MIME = "application/vnd.cs182meta.reply+json"  # cs182meta.student.REPLY_MIME
 
 
 def _reply(outputs: list, timeout: int) -> dict:

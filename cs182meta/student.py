@@ -43,7 +43,7 @@ import sys
 import traceback
 from typing import Any
 
-MAX_REPLY_BYTES = 64 * 2**20  # a reply over this is refused (the channel's size cap)
+MAX_MESSAGE_BYTES = 64 * 2**20  # a message over this is refused (the wire's own size cap)
 MAX_DEPTH = 32  # nesting of lists, tuples and dicts
 MAX_ITEMS = 100_000  # items of one iterator that crosses
 BUILDABLE = ("torch.", "cs182meta.")  # what Student.build may construct on the student's side
@@ -221,10 +221,10 @@ def dumps(message: dict) -> str:
 
 
 def loads(text: str | bytes) -> dict:
-    """One message, within :data:`MAX_REPLY_BYTES`."""
-    if len(text) > MAX_REPLY_BYTES:
+    """One message, within :data:`MAX_MESSAGE_BYTES`."""
+    if len(text) > MAX_MESSAGE_BYTES:
         raise WireError(f"a message of {len(text) / 2**20:.0f} MB, over the "
-                        f"{MAX_REPLY_BYTES // 2**20} MB limit")
+                        f"{MAX_MESSAGE_BYTES // 2**20} MB limit")
     message = json.loads(text)
     if type(message) is not dict:
         raise WireError("a message is not an object")
@@ -296,8 +296,8 @@ class Server:
                 raise WireError(f"attribute {str(name)[:40]!r} cannot be asked for")
             return self._guarded(lambda: getattr(target, name))
         if op == "call":
-            return self._guarded(lambda: target(*self._arguments(request)[0],
-                                                **self._arguments(request)[1]))
+            args, kwargs = self._arguments(request)
+            return self._guarded(lambda: target(*args, **kwargs))
         if op == "getitem":
             key = decode(request.get("key"), self._resolve)
             return self._guarded(lambda: target[key])
