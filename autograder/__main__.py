@@ -127,6 +127,15 @@ def cmd_mutate(args) -> None:
         raise GradingError(str(err)) from err
 
 
+def cmd_corpus(args) -> None:
+    from autograder.corpus import CorpusDisagrees, check_all
+
+    try:
+        check_all(_assignments(args.assignments), args.limit)
+    except (CorpusDisagrees, ValueError) as err:
+        raise GradingError(str(err)) from err
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     parser.add_argument("--course", default=str(DEFAULT_ROOT),
@@ -191,13 +200,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=float, default=MUTANT_S, help="seconds per mutant")
     p.add_argument("--out", help="also write the statuses as JSON to this file")
 
+    p = commands.add_parser("corpus", help="correct alternatives must pass the tests, "
+                            "conceptual mistakes fail them")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--limit", type=float, default=MUTANT_S, help="seconds per variant")
+
     args = parser.parse_args(argv)
     handlers = {
         "build": cmd_build, "sync": cmd_sync, "release": cmd_release, "autograde": cmd_autograde,
         "feedback": cmd_feedback, "export": cmd_export, "samples": cmd_samples,
         "gradescope": cmd_gradescope,
         "demo": cmd_demo, "mutate": cmd_mutate, "report": cmd_report,
-        "misconceptions": cmd_misconceptions,
+        "misconceptions": cmd_misconceptions, "corpus": cmd_corpus,
     }
     from autograder.class_results import ReportInputError
 

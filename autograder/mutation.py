@@ -245,21 +245,22 @@ def _silence() -> None:
     os.dup2(devnull, 2)
 
 
-def _run_in_child(shell, cells: list[str], limit_s: float) -> str:
-    """Run ``cells`` in a forked copy of this process: KILLED if one fails, TIMEOUT if
-    they run over ``limit_s``, SURVIVED if all pass."""
+def run_in_child(shell, cells: list[str], limit_s: float) -> tuple[str, str]:
+    """Run ``cells`` in a forked copy of this process: ``(KILLED, the error)`` if one
+    fails, ``(TIMEOUT, "")`` if they run over ``limit_s``, ``(SURVIVED, "")`` if all pass."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: a private copy of the namespace
         os.close(read)
         _silence()
-        status = SURVIVED
+        outcome = (SURVIVED, "")
         for code in cells:
             result = shell.run_cell(code, store_history=False, silent=True)
             if not result.success:
-                status = KILLED
+                error = result.error_in_exec or result.error_before_exec
+                outcome = (KILLED, f"{type(error).__name__}: {error}"[:2000])
                 break
-        os.write(write, pickle.dumps(status))
+        os.write(write, pickle.dumps(outcome))
         os._exit(0)
     os.close(write)
     deadline = time.monotonic() + limit_s
@@ -272,13 +273,15 @@ def _run_in_child(shell, cells: list[str], limit_s: float) -> str:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         os.close(read)
-        return TIMEOUT
-    data = os.read(read, 1024)
+        return TIMEOUT, ""
+    chunks = []
+    while chunk := os.read(read, 65536):
+        chunks.append(chunk)
     os.close(read)
-    return pickle.loads(data) if data else KILLED  # no answer: the child crashed
+    return pickle.loads(b"".join(chunks)) if chunks else (KILLED, "the child crashed")
 
 
-def _shell():
+def shell_instance():
     from IPython.core.interactiveshell import InteractiveShell
 
     return InteractiveShell.instance()
@@ -305,7 +308,7 @@ def _set_environ(env: Mapping[str, str]) -> None:
 
 
 @contextlib.contextmanager
-def _grading_process():
+def grading_process():
     """This process as the grader runs a notebook: the grading environment
     (:func:`grading_process_environment`), one thread, Agg; everything put back
     afterwards."""
@@ -341,7 +344,7 @@ def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: floa
             if mutant.key in equivalent:
                 results[exercise].status[mutant.key] = EQUIVALENT
         pending[exercise] = [m for m in found if m.key not in equivalent]
-    with _grading_process():
+    with grading_process():
         _run_notebook(nb, {e: tests[e] for e in chosen}, pending, results, limit_s, report)
     return [results[e] for e in chosen]
 
@@ -352,7 +355,7 @@ def _run_notebook(nb, tests, pending, results, limit_s, report):
     from IPython.utils.capture import capture_output
 
     all_tests = {t for cells in tests.values() for t in cells}
-    shell = _shell()
+    shell = shell_instance()
     try:
         for cell in nb.cells:
             cell_id = grade_id(cell)
@@ -362,7 +365,7 @@ def _run_notebook(nb, tests, pending, results, limit_s, report):
                 start = time.perf_counter()
                 alive = []
                 for mutant in pending[exercise]:
-                    status = _run_in_child(shell, [mutant.source, cell.source], limit_s)
+                    status, _ = run_in_child(shell, [mutant.source, cell.source], limit_s)
                     results[exercise].status[mutant.key] = status
                     if status == SURVIVED:
                         alive.append(mutant)

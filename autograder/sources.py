@@ -75,29 +75,32 @@ def sync(name: str, edited: Path | None = None) -> Path:
     return path
 
 
-# Each ``.bugs.py`` file executed once per process: {its path: (its version, the module)},
-# where a version is (mtime, size, inode), so a file edited (or replaced) since is read again.
-_BUGS_MODULES: dict[Path, tuple[tuple[int, int, int], ModuleType]] = {}
+# Each sidecar file (``.bugs.py``, ``.corpus.py``) executed once per process: {its path:
+# (its version, the module)}, where a version is (mtime, size, inode), so a file edited (or
+# replaced) since is read again.
+_SIDECAR_MODULES: dict[Path, tuple[tuple[int, int, int], ModuleType]] = {}
+
+
+def _sidecar_module(path: Path) -> ModuleType:
+    """``path`` (a ``notebooks/src/<name>.<kind>.py`` file) executed as a module; executed
+    again only when the file has changed since (its modification time, size or inode)."""
+    stat = path.stat()
+    key, version = path.resolve(), (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    cached = _SIDECAR_MODULES.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    spec = importlib.util.spec_from_file_location(path.name.replace(".", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _SIDECAR_MODULES[key] = (version, module)
+    return module
 
 
 def _bugs_module(name: str) -> ModuleType:
-    """``notebooks/src/<name>.bugs.py`` executed as a module; executed again only when the
-    file has changed since (its modification time, size or inode)."""
     path = SOURCES / f"{name}.bugs.py"
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"{path} is missing: every notebook plants at least one bug") from None
-    key, version = path.resolve(), (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-    cached = _BUGS_MODULES.get(key)
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    spec = importlib.util.spec_from_file_location(f"planted_bugs_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    _BUGS_MODULES[key] = (version, module)
-    return module
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: every notebook plants at least one bug")
+    return _sidecar_module(path)
 
 
 def planted_bugs(name: str) -> list[PlantedBug]:
@@ -109,6 +112,22 @@ def equivalent_mutants(name: str) -> dict[str, str]:
     """``{mutant key: why it behaves like the solution}``: the reviewed
     ``EQUIVALENT_MUTANTS`` of ``notebooks/src/<name>.bugs.py`` (see autograder/mutation.py)."""
     return dict(getattr(_bugs_module(name), "EQUIVALENT_MUTANTS", {}))
+
+
+def corpus_path(name: str) -> Path:
+    """The correct alternatives and conceptual mistakes of notebook ``name``'s exercises
+    (see :mod:`autograder.corpus`)."""
+    return SOURCES / f"{name}.corpus.py"
+
+
+def corpus(name: str) -> tuple[list, list]:
+    """``(CORRECT, WRONG)`` of ``notebooks/src/<name>.corpus.py``; empty lists if there is
+    no such file."""
+    path = corpus_path(name)
+    if not path.exists():
+        return [], []
+    module = _sidecar_module(path)
+    return list(getattr(module, "CORRECT", [])), list(getattr(module, "WRONG", []))
 
 
 def cell_namespace(name: str, grade_ids: list[str]) -> dict:

@@ -17,6 +17,8 @@ each only calls the function it is given and rearranges its inputs or output.
   the optimizer's own tensors, backpropagated;
 * :func:`linear_problem` and :func:`linear_closed_form` — notebook 03's one-weight MAML
   problem, whose meta-loss and meta-gradient are known by hand.
+* :func:`touches_global_rng` — whether a call seeds or draws from torch's global random
+  state (notebook 01's ``make_sequence`` must use only the generator it is given).
 
 Example (notebook 03)::
 
@@ -133,3 +135,14 @@ def linear_closed_form(tasks, alpha: float, first_order: bool):
         dphi_dw = 1.0 if first_order else 1.0 - alpha * (2 * xs**2).mean()  # 1 - alpha * L''(w)
         grads.append(dloss_dphi * dphi_dw)
     return sum(losses) / len(losses), sum(grads) / len(grads)
+
+
+def touches_global_rng(fn, *args, **kwargs) -> bool:
+    """Whether ``fn(*args, **kwargs)`` changes torch's global random state (seeds it, or
+    draws from it); the state is put back afterwards either way."""
+    before = torch.get_rng_state()
+    try:
+        fn(*args, **kwargs)
+        return not torch.equal(before, torch.get_rng_state())
+    finally:
+        torch.set_rng_state(before)

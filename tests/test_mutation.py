@@ -84,14 +84,15 @@ def test_a_survivor_fails_the_command(tiny, capsys):
 
 
 def test_a_mutant_that_hangs_is_a_timeout_and_children_are_isolated(tiny):
-    shell = mutation._shell()
+    shell = mutation.shell_instance()
     try:
         shell.run_cell("counter = []")
-        assert mutation._run_in_child(shell, ["while True:\n    pass"], limit_s=1) == mutation.TIMEOUT
+        assert mutation.run_in_child(shell, ["while True:\n    pass"], limit_s=1) == (mutation.TIMEOUT, "")
         for _ in range(2):  # the second child does not see the first one's append
-            assert mutation._run_in_child(
-                shell, ["counter.append(1)", "assert counter == [1]"], limit_s=30) == mutation.SURVIVED
-        assert mutation._run_in_child(shell, ["assert False"], limit_s=30) == mutation.KILLED
+            assert mutation.run_in_child(
+                shell, ["counter.append(1)", "assert counter == [1]"], limit_s=30) == (mutation.SURVIVED, "")
+        assert mutation.run_in_child(shell, ["assert False, 'no'"], limit_s=30) == (
+            mutation.KILLED, "AssertionError: no")
         assert shell.user_ns["counter"] == []
     finally:
         from IPython.core.interactiveshell import InteractiveShell

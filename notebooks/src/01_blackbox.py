@@ -159,7 +159,11 @@ print("evaluation:   ", evaluation)
 # (`torch.rand(..., generator=generator)` or `torch.randperm(..., generator=generator)`),
 # independently for every round: neither an item's position nor the order of earlier
 # rounds may say anything about its label. (The tasks of a batch may share their
-# orders or draw their own; either is fine.) Build it with tensor operations (no loop
+# orders or draw their own; either is fine.) Draw every order from `generator` and
+# from nothing else: no seeding inside (`torch.manual_seed` here would reset the
+# training run's random numbers and give every call the same orders) and no other
+# random source, so that the same generator state gives the same sequences and
+# different ones give different orders. Build it with tensor operations (no loop
 # over tasks is needed, but one is allowed).
 
 # %% [solution] id="make_sequence"
@@ -266,6 +270,19 @@ same_as_before = (per_round[:, 1:] == per_round[:, :-1]).all(dim=-1).float().mea
 assert same_as_before < 0.5, (
     f"{100 * same_as_before:.0f}% of the rounds repeat the order of the round before: draw a new order "
     "for every round, or a query can copy the label found at its position one round earlier"
+)
+# The orders come from the generator, and only from it: another seed gives other
+# orders, and the global random numbers (the training run's) are left alone.
+_, other_targets = student.make_sequence(episode, torch.Generator().manual_seed(1))
+assert not torch.equal(other_targets, targets), (
+    "generators seeded 0 and 1 gave the same orders: draw the orders from `generator` "
+    "(no seed or generator of your own inside make_sequence)"
+)
+touched = student.build("cs182meta.probes.touches_global_rng", student.make_sequence, episode,
+                        torch.Generator().manual_seed(2))
+assert not touched, (
+    "make_sequence changed the global random number generator (torch.manual_seed, or a draw "
+    "without generator=...): draw only from the `generator` it is given"
 )
 ### BEGIN HIDDEN TESTS
 episode = fake_episode(batch=3, n_way=3, rounds=3)
@@ -551,7 +568,8 @@ assert gradient is not None and torch.allclose(gradient, leaf.grad, atol=1e-6), 
 # `instance_accuracy(logits, targets, n_way)`: `[B, T, N]`, `[B, T]` → `[B, R + 1]`,
 # entry $(b, r)$ the fraction of the $N$ queries of **query round** $r$ (sequence
 # round $2r$) of task $b$ that are classified correctly — the accuracy at the
-# $(r+1)$-th instance, i.e. with $r$ shots. $R$ follows from $T = (2R+1)N$.
+# $(r+1)$-th instance, i.e. with $r$ shots. $R$ follows from $T = (2R+1)N$. Any
+# floating-point dtype will do.
 
 # %% [solution] id="instance_accuracy"
 def instance_accuracy(logits, targets, n_way):
@@ -573,8 +591,11 @@ targets = torch.tensor([[0, 1, 1, 0, 1, 0]])
 predicted = torch.tensor([[1, 1, 0, 1, 1, 0]])  # right: 1 of round 0, none of round 1, both of round 2
 logits = torch.nn.functional.one_hot(predicted, 2).float()
 accuracy = student.instance_accuracy(logits, targets, 2)
+assert torch.is_tensor(accuracy) and accuracy.is_floating_point(), (
+    f"expected a floating-point tensor of fractions, got {getattr(accuracy, 'dtype', type(accuracy).__name__)}"
+)
 assert accuracy.shape == (1, 2), f"expected [B, R+1] = (1, 2), got {tuple(accuracy.shape)}"
-assert torch.allclose(accuracy, torch.tensor([[0.5, 1.0]])), (
+assert torch.allclose(accuracy.double(), torch.tensor([[0.5, 1.0]], dtype=torch.float64)), (
     f"expected [[0.5, 1.0]] (query rounds only: round 0 half right, round 2 all right), got {accuracy.tolist()}"
 )
 ### BEGIN HIDDEN TESTS
@@ -590,7 +611,7 @@ for b in range(batch):
         expected[b, r] = sum(int(logits[b, t].argmax() == targets[b, t]) for t in positions) / n_way
 got = student.instance_accuracy(logits, targets, n_way)
 assert got.shape == expected.shape, f"expected {tuple(expected.shape)}, got {tuple(got.shape)}"
-assert torch.allclose(got, expected), f"expected {expected.tolist()}, got {got.tolist()}"
+assert torch.allclose(got.double(), expected.double()), f"expected {expected.tolist()}, got {got.tolist()}"
 ### END HIDDEN TESTS
 
 # %% [markdown] id="training-text"
@@ -946,6 +967,18 @@ got = [0.0 if to_memory is None else to_memory.item()] + [
 assert got == [0.0, 3.0, 0.5], (
     "the result 0.5 * 3 must have the gradients 0 (the old, cleared memory), 3 (the write weight) and "
     f"0.5 (the value), got {got} (None: no gradient reaches it)"
+)
+# The same slot not cleared: 5 + 0.5 * 3, whose gradient reaches the old memory too.
+kept, (to_memory, to_write, to_value) = student.grad(
+    student.write_memory,
+    (torch.tensor([[[5.0]]]), torch.tensor([[0.5]]), torch.tensor([[0.0]]), torch.tensor([[3.0]])),
+    wrt=(0, 1, 3),
+)
+assert torch.allclose(kept, torch.tensor([[[6.5]]])), f"expected [[[6.5]]] (5 + 0.5 * 3), got {kept.tolist()}"
+got = [None if g is None else g.item() for g in (to_memory, to_write, to_value)]
+assert got == [1.0, 3.0, 0.5], (
+    "the result 5 + 0.5 * 3 must have the gradients 1 (the old memory, kept), 3 (the write weight) and "
+    f"0.5 (the value), got {got} (None: no gradient reaches it; no .detach() of the memory)"
 )
 ### BEGIN HIDDEN TESTS
 generator = torch.Generator().manual_seed(8)
