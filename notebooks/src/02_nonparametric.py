@@ -773,6 +773,12 @@ loss = student.matching_nll(probabilities, torch.tensor([0, 1, 0]))
 expected = -(math.log(0.7) + math.log(0.8) + math.log(0.5)) / 3
 assert torch.is_tensor(loss) and loss.dim() == 0, "the loss must be a scalar tensor"
 assert abs(loss.item() - expected) < 1e-5, f"expected {expected:.5f}, got {loss.item():.5f}"
+# A query whose true class got probability 0: the clamp keeps the loss finite (and large).
+certain_and_wrong = student.matching_nll(torch.tensor([[1.0, 0.0], [0.5, 0.5]]), torch.tensor([1, 0]))
+assert math.isfinite(certain_and_wrong.item()) and certain_and_wrong.item() > 5, (
+    f"with P(true class) = 0 for one query the loss must stay finite and large (clamp the probability at "
+    f"a tiny value such as 1e-12 before the log), got {certain_and_wrong.item()}"
+)
 ### BEGIN HIDDEN TESTS
 generator = torch.Generator().manual_seed(8)
 probabilities = torch.softmax(torch.randn(10, 4, generator=generator), dim=1).requires_grad_()
