@@ -72,6 +72,34 @@ def fit_generic_learner(support_x, support_y, n_way, steps=BASELINE_STEPS, lr=1e
     return model.eval()
 ''',
     ),
+    Alternative(
+        cell="nearest_neighbour",
+        why="topk of the negated distances",
+        code='''
+def nearest_neighbour_predict(support_x, support_y, query_x):
+    distances = torch.cdist(query_x.reshape(len(query_x), -1), support_x.reshape(len(support_x), -1))
+    return support_y[(-distances).topk(1, dim=1).indices.squeeze(1)]
+''',
+    ),
+    Alternative(
+        cell="generic_learner",
+        why="an nn.CrossEntropyLoss module and an explicit parameter list",
+        code='''
+def fit_generic_learner(support_x, support_y, n_way, steps=BASELINE_STEPS, lr=1e-2, seed=0):
+    torch.manual_seed(seed)
+    model = make_small_network(n_way)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(list(model.parameters()), lr=lr)
+    step = 0
+    while step < steps:
+        optimizer.zero_grad()
+        criterion(model(support_x), support_y).backward()
+        optimizer.step()
+        step += 1
+    model.eval()
+    return model
+''',
+    ),
 ]
 
 WRONG = [

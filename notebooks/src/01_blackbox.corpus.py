@@ -214,6 +214,55 @@ def write_memory(memory, write_weights, previous_least_used, value):
     ),
     Alternative(cell="write_memory", why="the reference written with a multiplication mask",
                 code=_MANN_MEMORY.format(old="memory", value="value")),
+    Alternative(
+        cell="query_loss",
+        why="the mean over tasks of each task's mean query loss (equal counts per task)",
+        code='''
+def query_loss(logits, targets, is_query):
+    per_task = [F.cross_entropy(logits[b][is_query], targets[b][is_query]) for b in range(logits.shape[0])]
+    return torch.stack(per_task).mean()
+''',
+    ),
+    Alternative(
+        cell="instance_accuracy",
+        why="float16 fractions from a boolean mean per query round",
+        code='''
+def instance_accuracy(logits, targets, n_way):
+    right = logits.argmax(-1).eq(targets).half()
+    return torch.stack([right[:, t:t + n_way].mean(dim=1) for t in range(0, targets.shape[1], 2 * n_way)], dim=1)
+''',
+    ),
+    Alternative(
+        cell="cosine_read_weights",
+        why="a loop over the tasks of the batch",
+        code='''
+def cosine_read_weights(memory, key, strength):
+    rows = []
+    for b in range(memory.shape[0]):
+        cos = F.cosine_similarity(memory[b], key[b][None], dim=1)
+        rows.append(torch.softmax(strength[b] * cos, dim=0))
+    return torch.stack(rows)
+''',
+    ),
+    Alternative(
+        cell="update_usage",
+        why="torch.min's indices and one_hot in the usage's dtype",
+        code='''
+def update_usage(usage, read_weights, write_weights, decay):
+    new_usage = torch.add(decay * usage, read_weights + write_weights)
+    slot = torch.min(new_usage, dim=1).indices
+    return new_usage, F.one_hot(slot, num_classes=new_usage.shape[1]).type_as(new_usage)
+''',
+    ),
+    Alternative(
+        cell="write_memory",
+        why="torch.where on the least-used row",
+        code='''
+def write_memory(memory, write_weights, previous_least_used, value):
+    keep = previous_least_used[:, :, None] == 0
+    return torch.where(keep, memory, torch.zeros_like(memory)) + write_weights.unsqueeze(2) * value.unsqueeze(1)
+''',
+    ),
 ]
 
 WRONG = [

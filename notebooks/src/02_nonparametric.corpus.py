@@ -161,6 +161,55 @@ def matching_nll(probabilities, query_y):
     return F.nll_loss(probabilities.clamp(min=1e-12).log(), query_y)
 ''',
     ),
+    Alternative(
+        cell="embedding_nearest_neighbour",
+        why="min over the support axis of the distances",
+        code='''
+def embedding_nearest_neighbour(embed, support_x, support_y, query_x):
+    return support_y[torch.cdist(embed(query_x), embed(support_x)).min(dim=1).indices]
+''',
+    ),
+    Alternative(
+        cell="prototypes",
+        why="a loop with masked sums and counts",
+        code='''
+def prototypes(support_embeddings, support_y, n_way):
+    rows = []
+    for n in range(n_way):
+        mask = (support_y == n).to(support_embeddings.dtype)[:, None]
+        rows.append((support_embeddings * mask).sum(0) / mask.sum())
+    return torch.stack(rows)
+''',
+    ),
+    Alternative(
+        cell="protonet_logits",
+        why="einsum over the differences",
+        code='''
+def protonet_logits(query_embeddings, prototypes):
+    d = query_embeddings.unsqueeze(1) - prototypes.unsqueeze(0)
+    return -torch.einsum("mnd,mnd->mn", d, d)
+''',
+    ),
+    Alternative(
+        cell="protonet_predict",
+        why="model.train(False) and separate passes",
+        code='''
+def protonet_predict(model, episode):
+    model.train(False)
+    with torch.no_grad():
+        centres = prototypes(model(episode.support_x), episode.support_y, episode.n_way)
+        return protonet_logits(model(episode.query_x), centres)
+''',
+    ),
+    Alternative(
+        cell="matching_nll",
+        why="a one-hot mask times the clamped log-probabilities",
+        code='''
+def matching_nll(probabilities, query_y):
+    log_p = probabilities.clamp_min(1e-12).log()
+    return -(log_p * F.one_hot(query_y, probabilities.shape[1])).sum(dim=1).mean()
+''',
+    ),
 ]
 
 WRONG = [

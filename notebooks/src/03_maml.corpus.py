@@ -179,6 +179,43 @@ def reptile_update(model, params, tasks, steps, alpha, epsilon, loss_fn=F.mse_lo
             alpha="nn.Parameter(torch.full(p.shape, float(alpha_init)))",
             optimizer="torch.optim.Adam([{'params': model.parameters()}, {'params': alphas.values()}], lr=lr)"),
     ),
+    Alternative(
+        cell="meta_sgd_setup",
+        why="empty_like filled in place, then made a leaf that requires grad; itertools.chain",
+        code='''
+def meta_sgd_setup(model, alpha_init, lr):
+    import itertools
+
+    alphas = {}
+    for name, p in model.named_parameters():
+        alphas[name] = torch.empty_like(p).fill_(alpha_init).detach().requires_grad_(True)
+    return alphas, torch.optim.Adam(itertools.chain(model.parameters(), alphas.values()), lr=lr)
+''',
+    ),
+    Alternative(
+        cell="reptile_update",
+        why="(1 - epsilon) theta + epsilon mean phi, on detached tensors",
+        code='''
+def reptile_update(model, params, tasks, steps, alpha, epsilon, loss_fn=F.mse_loss):
+    adapted = [inner_adapt(model, params, x, y, steps, alpha, create_graph=False, loss_fn=loss_fn)
+               for x, y in zip(tasks[0], tasks[1])]
+    return {name: (1 - epsilon) * p.detach()
+            + epsilon * torch.stack([phi[name].detach() for phi in adapted]).mean(0)
+            for name, p in params.items()}
+''',
+    ),
+    Alternative(
+        cell="maml_outer_loss",
+        why="torch.mean over a list comprehension, zip over the tasks",
+        code='''
+def maml_outer_loss(model, params, tasks, steps, alpha, first_order=False, loss_fn=F.mse_loss):
+    def task_loss(sx, sy, qx, qy):
+        phi = inner_adapt(model, params, sx, sy, steps, alpha, create_graph=not first_order, loss_fn=loss_fn)
+        return loss_fn(functional_call(model, phi, (qx,)), qy)
+
+    return torch.mean(torch.stack([task_loss(*task) for task in zip(*tasks)]))
+''',
+    ),
 ]
 
 WRONG = [
