@@ -6,7 +6,7 @@ PYBIN := $(shell $(PYTHON) -c 'import os, sys; print(os.path.dirname(sys.executa
 export PATH := $(PYBIN):$(PATH)
 export MPLBACKEND ?= Agg
 
-.PHONY: deps test demo notebooks release autograde feedback export report lab screenshots benchmarks mutation lint clean
+.PHONY: deps test demo notebooks release autograde feedback export report lab screenshots benchmarks mutation corpus lint clean
 
 deps:
 	@$(PYTHON) tools/ensure_deps.py
@@ -68,6 +68,10 @@ benchmarks: deps
 # Mutation analysis of every exercise (a benchmark, ~20 min on 2 cores; not in `make test`).
 mutation: deps
 	$(PYTHON) -m autograder mutate --out build/mutation.json
+
+# Correct alternatives must pass the tests, conceptual mistakes fail them (~1 min; also in `make test`).
+corpus: deps
+	$(PYTHON) -m autograder corpus
 
 lint: deps
 	$(PYTHON) -m ruff check cs182meta autograder notebooks tests benchmarks tools

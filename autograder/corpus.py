@@ -26,8 +26,14 @@ from dataclasses import dataclass, field
 
 from autograder import sources
 from autograder.limits import MUTANT_S
-from autograder.mutation import (KILLED, TIMEOUT, exercise_tests, grading_process,
-                                 run_in_child, shell_instance)
+from autograder.mutation import (
+    KILLED,
+    TIMEOUT,
+    exercise_tests,
+    grading_process,
+    run_in_child,
+    shell_instance,
+)
 from autograder.nbgrader_api import grade_id, is_test_cell
 
 

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from cs182meta.probes import SumLoss, linear_closed_form, linear_problem
+from cs182meta.probes import SumLoss, linear_closed_form, linear_problem, touches_global_rng
 from cs182meta.student import InProcessChannel, Student
 
 
@@ -63,3 +63,12 @@ def test_sum_loss_steps_every_tensor_of_the_optimizer_that_requires_grad():
     assert torch.equal(frozen, torch.ones(3))
     empty = torch.optim.SGD([torch.ones(2)], lr=0.1)
     assert SumLoss(empty, 3.0)().item() == 0.0
+
+
+def test_touches_global_rng_sees_a_seed_or_a_draw_and_puts_the_state_back():
+    generator = torch.Generator().manual_seed(0)
+    before = torch.get_rng_state()
+    assert not touches_global_rng(lambda: torch.rand(3, generator=generator))
+    assert touches_global_rng(lambda: torch.rand(3))
+    assert touches_global_rng(lambda: torch.manual_seed(0))
+    assert torch.equal(torch.get_rng_state(), before), "the global state must be left as it was"
