@@ -26,14 +26,7 @@ from dataclasses import dataclass, field
 
 from autograder import sources
 from autograder.limits import MUTANT_S
-from autograder.mutation import (
-    KILLED,
-    TIMEOUT,
-    exercise_tests,
-    grading_process,
-    run_in_child,
-    shell_instance,
-)
+from autograder.mutation import KILLED, TIMEOUT, exercise_tests, variants_at_test_cells
 from autograder.nbgrader_api import grade_id, is_test_cell
 
 
@@ -99,42 +92,19 @@ def check(notebook: str, limit_s: float = MUTANT_S,
                              f"{sorted(unknown) or mistake.cell}, not a test cell / exercise of {notebook}")
         tests[mistake.cell] += [t for t in mistake.fails if t not in tests[mistake.cell]]
     verdicts = [Verdict(notebook, variant) for variant in [*correct, *wrong]]
-    needs: dict[str, list[Verdict]] = {}
-    for verdict in verdicts:
+    needs: dict[str, list] = {}
+    sources_by_id = {grade_id(c): c.source for c in nb.cells}
+    for index, verdict in enumerate(verdicts):
         if verdict.variant.cell not in tests:
             raise ValueError(f"{sources.corpus_path(notebook).name}: no exercise "
                              f"{verdict.variant.cell!r}; exercises: {sorted(tests)}")
         for cell in tests[verdict.variant.cell]:
-            needs.setdefault(cell, []).append(verdict)
-    with grading_process():
-        _run(nb, needs, limit_s, report)
+            needs.setdefault(cell, []).append((index, verdict.variant.code, sources_by_id[cell]))
+    outcomes = variants_at_test_cells(nb, needs, limit_s, report)
+    for (index, cell), (status, error) in outcomes.items():
+        if status in (KILLED, TIMEOUT):
+            verdicts[index].failed[cell] = error or f"over {limit_s:.0f} s"
     return verdicts
-
-
-def _run(nb, needs: dict[str, list[Verdict]], limit_s: float, report) -> None:
-    """Run ``nb`` cell by cell; before each test cell in ``needs``, run it after each of
-    its variants' code, in a fork."""
-    from IPython.core.interactiveshell import InteractiveShell
-    from IPython.utils.capture import capture_output
-
-    shell = shell_instance()
-    try:
-        for cell in nb.cells:
-            cell_id = grade_id(cell)
-            for verdict in needs.get(cell_id, []):
-                status, error = run_in_child(shell, [verdict.variant.code, cell.source], limit_s)
-                if status in (KILLED, TIMEOUT):
-                    verdict.failed[cell_id] = error or f"over {limit_s:.0f} s"
-            if needs.get(cell_id):
-                report(f"  {cell_id}: {len(needs[cell_id])} variant(s)")
-            if cell.cell_type == "code":
-                with capture_output():
-                    result = shell.run_cell(cell.source, store_history=False, silent=True)
-                if cell_id in needs and not result.success:
-                    raise RuntimeError(f"the notebook fails its own test cell {cell_id}: "
-                                       f"{result.error_in_exec!r}; the corpus would be meaningless")
-    finally:
-        InteractiveShell.clear_instance()
 
 
 def check_all(notebooks: Iterable[str], limit_s: float = MUTANT_S) -> list[Verdict]:

@@ -13,6 +13,8 @@ folders::
     grading_log/<assignment>/<student>.json seconds, peak memory, the grader's message
     misconceptions/<assignment>.json        the planted bugs' failure signatures
                                             (autograder.diagnosis), written at release
+    release/<assignment>/<assignment>.hints.json
+                                            the visible tests' hints (cs182meta.hints)
     reports/                                the class report (autograder.report)
     cache/                                  the dataset every submission is graded on
 
@@ -57,8 +59,8 @@ from traitlets.config import Config
 
 from autograder import sources
 from autograder.authoring import PlantedBug
-from autograder.diagnosis import Catalogue, StaleSignatures, catalogue
-from autograder.leaks import find_feedback_leaks, find_leaks, readable_text
+from autograder.diagnosis import Catalogue, StaleSignatures, catalogue, student_hints
+from autograder.leaks import find_feedback_leaks, find_hints_leaks, find_leaks, readable_text
 from autograder.nbgrader_api import (
     CONFIG_FILE,
     Markers,
@@ -71,6 +73,7 @@ from autograder.nbgrader_api import (
     is_test_cell,
     markers,
 )
+from cs182meta.hints import SUFFIX as HINTS_SUFFIX
 from cs182meta.settings import grading_environment
 
 DEFAULT_ROOT = sources.REPO / "build" / "course"
@@ -417,6 +420,7 @@ class Course:
         self._each(self.check_blank_fails, released, jobs)
         for name in assignments:
             self.store_misconceptions(name)
+            self.release_hints(name)
         return released
 
     def _each(self, check, notebooks: list[Path], jobs: int) -> None:
@@ -439,6 +443,29 @@ class Course:
             target.unlink(missing_ok=True)
             self.assignment(assignment).__dict__.pop("catalogue", None)
             self.warnings.append(f"{assignment}: no misconception hints or diagnosis: {stale}")
+
+    def hints_path(self, assignment: str) -> Path:
+        """The hints that go to students with the release (:mod:`cs182meta.hints`)."""
+        return self.folder("release", assignment) / f"{assignment}{HINTS_SUFFIX}"
+
+    def release_hints(self, assignment: str) -> Path | None:
+        """Write the release's hints file (visible-test failures and hints only), after
+        the leak check; a stale recording gives no file and a warning in ``self.warnings``."""
+        target = self.hints_path(assignment)
+        target.unlink(missing_ok=True)
+        staged = self.assignment(assignment)
+        try:
+            hints = student_hints(assignment, staged.release)
+        except StaleSignatures as stale:
+            self.warnings.append(f"{assignment}: no hints in the release: {stale}")
+            return None
+        text = json.dumps(hints, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        readable = "\n".join(_strings(hints))  # as a reader sees them, without JSON's escapes
+        leaks = find_hints_leaks(staged.source, readable, staged.planted_bugs, self.markers())
+        if leaks:
+            raise GradingError(f"the hints of {assignment} leak (not released):\n  " + "\n  ".join(leaks))
+        target.write_text(text)
+        return target
 
     @staticmethod
     def _kit_env() -> dict:
@@ -535,3 +562,14 @@ class Course:
             writer.writerow(CSV_COLUMNS)
             writer.writerows(rows)
         return csv_path
+
+
+def _strings(value) -> list[str]:
+    """Every string in a JSON value (keys included)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in [key, *_strings(item)]]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []

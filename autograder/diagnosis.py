@@ -18,39 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
-
-from nbconvert.filters import strip_ansi
 
 from autograder import sources
 from autograder.authoring import PlantedBug
 from autograder.nbgrader_api import grade_id, is_test_cell
+from cs182meta.failures import normalise
+from cs182meta.hints import FORMAT as HINTS_FORMAT
+from cs182meta.hints import cell_key
 
 FORMAT = 1
 NOT_ATTEMPTED = "NotImplementedError"  # the release's stub raises it
 STDERR_FAILURE = "wrote to stderr"
-MAX_MESSAGE = 240  # characters of a normalised message: enough to tell failures apart
-MAX_INPUT = 4 * MAX_MESSAGE  # characters of a raw message read (numbers shrink to '#')
-
-_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
-# A bracketed run of numbers (a shape, a list, a tensor's values): one token, whatever
-# its length or nesting.
-_NUMBERS = re.compile(r"[\[(][\s,.…\[\]()]*#[\s#,.…\[\]()]*[\])]")
-_SPACE = re.compile(r"\s+")
-
-
-def normalise(ename: str, evalue: str) -> str:
-    """``"ExceptionType: message"`` with numbers, shapes and value lists replaced by
-    ``#``, so that two failures of the same assertion on different values are equal."""
-    # The message may be the student's: cut it before any pattern sees it.
-    text = _NUMBER.sub("#", strip_ansi(str(evalue))[:MAX_INPUT])
-    previous = None
-    while previous != text:  # nested lists collapse from the inside out
-        previous, text = text, _NUMBERS.sub("[#]", text)
-    text = _SPACE.sub(" ", text).strip()[:MAX_MESSAGE]
-    return f"{ename}: {text}" if text else ename
 
 
 def cell_failure(cell) -> str | None:
@@ -184,17 +164,21 @@ def signatures_path(assignment: str) -> Path:
     return sources.SOURCES / f"{assignment}.signatures.json"
 
 
-def signatures_file(bugs: list[PlantedBug], signatures: dict[int, dict[str, str]]) -> dict:
-    """What ``signatures_path`` holds: per bug, its cell, why, fingerprint and signature."""
-    return {"format": FORMAT, "bugs": [
+def signatures_file(bugs: list[PlantedBug], signatures: dict[int, dict[str, str]],
+                    visible: dict[int, dict[str, str]], visible_sources: dict[str, str]) -> dict:
+    """What ``signatures_path`` holds: per bug, its cell, why, fingerprint, signature (the
+    graded failures) and visible signature (the failures of the visible tests alone, as the
+    student's notebook shows them); and the key of each visible test cell's source."""
+    return {"format": FORMAT, "visible_sources": visible_sources, "bugs": [
         {"number": n, "cell": bugs[n - 1].cell, "why": bugs[n - 1].why,
-         "key": bug_key(bugs[n - 1]), "signature": signatures[n]}
+         "key": bug_key(bugs[n - 1]), "signature": signatures[n], "visible": visible.get(n, {})}
         for n in sorted(signatures)]}
 
 
-def write_signatures(assignment: str, signatures: dict[int, dict[str, str]]) -> Path:
+def write_signatures(assignment: str, signatures: dict[int, dict[str, str]],
+                     visible: dict[int, dict[str, str]], visible_sources: dict[str, str]) -> Path:
     path = signatures_path(assignment)
-    data = signatures_file(sources.planted_bugs(assignment), signatures)
+    data = signatures_file(sources.planted_bugs(assignment), signatures, visible, visible_sources)
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     return path
 
@@ -203,17 +187,50 @@ class StaleSignatures(ValueError):
     """The committed signatures do not describe the current planted bugs."""
 
 
-def catalogue(assignment: str) -> Catalogue:
-    """The assignment's catalogue from the committed signatures and today's planted bugs
-    (their whys and hints); raise :class:`StaleSignatures` if a bug changed since."""
+def _recorded(assignment: str) -> dict:
+    """The committed signatures of ``assignment``; raise :class:`StaleSignatures` if a
+    planted bug changed since they were recorded."""
     path = signatures_path(assignment)
     redo = f"run `python -m autograder misconceptions {assignment}` and commit {path.name}"
     if not path.exists():
         raise StaleSignatures(f"{path.name} is missing: {redo}")
-    bugs = sources.planted_bugs(assignment)
     recorded = json.loads(path.read_text())
     entries = recorded.get("bugs", []) if recorded.get("format") == FORMAT else None
-    if entries is None or [e["key"] for e in entries] != [bug_key(b) for b in bugs]:
+    if entries is None or [e["key"] for e in entries] != [bug_key(b) for b in sources.planted_bugs(assignment)]:
         raise StaleSignatures(f"{path.name} does not match the planted bugs of "
                               f"{assignment} (added, removed or edited since): {redo}")
-    return Catalogue.from_bugs(assignment, bugs, {e["number"]: e["signature"] for e in entries})
+    return recorded
+
+
+def catalogue(assignment: str) -> Catalogue:
+    """The assignment's catalogue from the committed signatures and today's planted bugs
+    (their whys and hints); raise :class:`StaleSignatures` if a bug changed since."""
+    entries = _recorded(assignment)["bugs"]
+    return Catalogue.from_bugs(assignment, sources.planted_bugs(assignment),
+                               {e["number"]: e["signature"] for e in entries})
+
+
+def student_hints(assignment: str, release_nb) -> dict:
+    """What the release's ``NN_name.hints.json`` holds (:mod:`cs182meta.hints`): per
+    visible test cell of ``release_nb``, the key of its source and each planted bug's
+    failure there with the bug's hint and its failures in the other visible cells. Raise
+    :class:`StaleSignatures` if a bug or a visible test changed since the recording."""
+    recorded = _recorded(assignment)
+    keys = recorded.get("visible_sources", {})
+    released = {grade_id(c): cell_key(c.source) for c in release_nb.cells if is_test_cell(c)}
+    changed = sorted(cell for cell, key in keys.items() if released.get(cell) != key)
+    if not keys or changed:
+        raise StaleSignatures(f"the visible tests {changed or 'of every cell'} of {assignment} changed since "
+                              f"the hints were recorded: run `python -m autograder misconceptions "
+                              f"{assignment}` and commit {signatures_path(assignment).name}")
+    bugs = sources.planted_bugs(assignment)
+    cells: dict[str, dict] = {}
+    for entry in recorded["bugs"]:
+        visible, hint = entry.get("visible", {}), bugs[entry["number"] - 1].hint
+        for cell, failure in sorted(visible.items()):
+            item = cells.setdefault(cell, {"key": keys[cell], "entries": []})
+            new = {"failure": failure, "hint": hint,
+                   "elsewhere": {c: f for c, f in visible.items() if c != cell}}
+            if new not in item["entries"]:
+                item["entries"].append(new)
+    return {"format": HINTS_FORMAT, "assignment": assignment, "cells": cells}

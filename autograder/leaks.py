@@ -124,3 +124,18 @@ def find_feedback_leaks(source_nb, text: str, student_nb=None,
     secret = sorted(line for line in hidden_only_lines(source_nb, delimiters) if line not in own)
     problems += [f"contains hidden-test line {line!r}" for line in secret if line in text]
     return problems
+
+
+def find_hints_leaks(source_nb, text: str, bugs, delimiters: Markers | None = None) -> list[str]:
+    """Every secret that ``text`` (a release's hints file) gives away: a hidden test's
+    line, a solution line, a marker, a planted bug's edit or its instructor-facing
+    ``why``. Empty if none."""
+    delimiters = delimiters or markers()
+    solutions, _ = _secret_and_public_lines(source_nb, kinds=(SOLUTION,), delimiters=delimiters)
+    problems = find_feedback_leaks(source_nb, text, delimiters=delimiters)
+    problems += [f"contains solution line {line!r}" for line in sorted(solutions) if line in text]
+    for bug in bugs:
+        for what, secret in (("edit", bug.find.strip()), ("edit", bug.replace.strip()), ("why", bug.why)):
+            if len(secret) >= MIN_LENGTH and secret in text:
+                problems.append(f"contains a planted bug's {what} {secret!r}")
+    return problems

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -382,6 +383,36 @@ def _run_notebook(nb, tests, pending, results, limit_s, report):
         from IPython.core.interactiveshell import InteractiveShell
 
         InteractiveShell.clear_instance()
+
+
+def variants_at_test_cells(nb, needs: Mapping[str, list[tuple[Any, str, str]]], limit_s: float = MUTANT_S,
+                           report: Callable[[str], None] = lambda line: None) -> dict[tuple[Any, str], tuple[str, str]]:
+    """Run the source notebook ``nb`` in the grading process, cell by cell; before each
+    test cell in ``needs`` (``{test cell id: [(key, code, test code), ...]}``) run each
+    ``code`` then its ``test code`` (the cell itself, or a part of it) in a fork.
+    Returns ``{(key, test cell id): run_in_child's (status, error)}``."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    outcomes = {}
+    with grading_process():
+        shell = shell_instance()
+        try:
+            for cell in nb.cells:
+                cell_id = grade_id(cell)
+                for key, code, test_code in needs.get(cell_id, []):
+                    outcomes[key, cell_id] = run_in_child(shell, [code, test_code], limit_s)
+                if needs.get(cell_id):
+                    report(f"  {cell_id}: {len(needs[cell_id])} variant(s)")
+                if cell.cell_type == "code":
+                    with capture_output():
+                        result = shell.run_cell(cell.source, store_history=False, silent=True)
+                    if cell_id in needs and not result.success:
+                        raise RuntimeError(f"the notebook fails its own test cell {cell_id}: "
+                                           f"{result.error_in_exec!r}; variants would be meaningless")
+        finally:
+            InteractiveShell.clear_instance()
+    return outcomes
 
 
 def survivors(result: ExerciseResult) -> Iterator[str]:

@@ -65,7 +65,9 @@ def answer(source_cell_text: str, noise: str = "", delimiters: Markers | None = 
     return "\n".join(lines).rstrip("\n")
 
 
-def _plant(text: str, bug: PlantedBug) -> str:
+def plant(text: str, bug: PlantedBug) -> str:
+    """``text`` (a solution cell) with ``bug`` planted; ValueError if its ``find`` does not
+    occur exactly once."""
     count = text.count(bug.find)
     if count != 1:
         raise ValueError(
@@ -87,7 +89,7 @@ def filled(release_nb, source_nb, bug: PlantedBug | None = None, noise: str = ""
         text = by_id[grade_id(cell)].source
         for planted in (bug, also):
             if planted is not None and planted.cell == grade_id(cell):
-                text = _plant(text, planted)
+                text = plant(text, planted)
         cell.source = answer(text, noise if cell.cell_type == "code" else "")
     return nb
 

@@ -567,7 +567,10 @@ class _KernelStudent(Student):
 
     def _ask(self, op: str, **fields):
         if self._channel is None:
+            from cs182meta import hints
+
             self._channel = kernel_channel()
+            hints.install()  # a failing visible test ends with the likely mistake's hint
         return super()._ask(op, **fields)
 
 

@@ -44,6 +44,7 @@ if sync_playwright is None or CHROMIUM is None:
 import nbformat  # noqa: E402
 import psutil  # noqa: E402
 
+from autograder import sources  # noqa: E402
 from autograder.course import Course  # noqa: E402
 from autograder.grading import grade_pending  # noqa: E402
 from autograder.isolated import warm_cache  # noqa: E402
@@ -423,7 +424,18 @@ def test_student_solves_an_exercise_and_validates(lab, page, course, release_not
     assert "nearest_neighbour_predict(support_x, support_y, query_x)" in result, result
     assert ("a query that is almost a copy of a support image must get that image's label"
             in result), result
+    # It is the first planted bug: Validate, and the test cell run in the notebook, end
+    # the failure with that bug's hint.
+    hint = f"Hint: {sources.planted_bugs(ASSIGNMENT)[0].hint}"
+    assert hint in result, result
     close_dialog(page)
+    select_cell(exercise)
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Shift+Enter")
+    wait_until_run(tests)
+    expect(tests.locator(".jp-OutputArea")).to_contain_text(hint)
+    tests.evaluate("cell => cell.scrollIntoView({block: 'start'})")
+    shot(page, "hint")
 
 
 @pytest.fixture(scope="module")

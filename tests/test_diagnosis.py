@@ -12,7 +12,8 @@ import pytest
 
 from autograder import diagnosis
 from autograder.authoring import PlantedBug
-from autograder.diagnosis import Catalogue, failures, normalise
+from autograder.diagnosis import Catalogue, failures
+from cs182meta.failures import normalise
 
 
 def test_numbers_shapes_and_value_lists_do_not_split_failures():
@@ -30,6 +31,17 @@ def test_a_hostile_message_is_normalised_at_once():
     for message in ["(" + "..." * 5000 + "x", "[" + "1, " * 50000, "(" + ". " * 10**5 + "#"]:
         assert len(normalise("AssertionError", message)) <= len("AssertionError: ") + 240
     assert time.perf_counter() - start < 1.0
+
+
+def test_the_students_traceback_is_cut_off_so_machines_agree():
+    """A StudentCodeError carries the student's traceback, whose paths differ between the
+    grader's sandbox and the student's own kernel."""
+    sandbox = ("RuntimeError: The size of tensor a (3) must match\nTraceback (most recent call "
+               'last):\n  File "/sandbox/kit/cs182meta/student.py", line 412, in _guarded')
+    laptop = ("RuntimeError: The size of tensor a (4) must match\nTraceback (most recent call "
+              'last):\n  File "/home/me/.venv/lib/cs182meta/student.py", line 9, in _guarded')
+    assert normalise("StudentCodeError", sandbox) == normalise("StudentCodeError", laptop) == (
+        "StudentCodeError: RuntimeError: The size of tensor a [#] must match")
 
 
 def test_words_and_identifiers_still_split_failures():
@@ -131,7 +143,7 @@ def test_stale_or_missing_signatures_are_refused_with_the_command_to_run(monkeyp
     monkeypatch.setattr(diagnosis.sources, "planted_bugs", lambda name: list(BUGS))
     with pytest.raises(diagnosis.StaleSignatures, match="missing.*misconceptions nb"):
         diagnosis.catalogue("nb")
-    path.write_text(json.dumps(diagnosis.signatures_file(BUGS, SIGNATURES)))
+    path.write_text(json.dumps(diagnosis.signatures_file(BUGS, SIGNATURES, {}, {})))
     assert diagnosis.catalogue("nb") == Catalogue.from_bugs("nb", BUGS, SIGNATURES)
     edited = [*BUGS[:-1], PlantedBug("ex2", "i", "k", ("t2", "t3"), why="why five")]
     monkeypatch.setattr(diagnosis.sources, "planted_bugs", lambda name: edited)

@@ -310,3 +310,78 @@ def test_report_speed_benchmark_builds_a_synthetic_class(graded):
                          env={**os.environ, "PYTHONPATH": str(sources.REPO)})
     assert run.returncode == 0, run.stderr[-3000:]
     assert "report of 20 submissions" in run.stdout, run.stdout
+
+
+# ---------------------------------------------------------------------- hints while students work
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_recorded_visible_signatures_are_current(graded, assignment):
+    """What each planted bug makes the *visible* tests fail with today (the student's own
+    notebook runs only those) is what notebooks/src/NN.signatures.json says."""
+    from autograder.misconceptions import visible_failures
+
+    course, _ = graded
+    recorded = json.loads(diagnosis.signatures_path(assignment).read_text())
+    committed = {entry["number"]: entry["visible"] for entry in recorded["bugs"] if entry["visible"]}
+    found, keys = visible_failures(assignment, course.assignment(assignment).release)
+    assert (found, keys) == (committed, recorded["visible_sources"]), (
+        f"run `python -m autograder misconceptions {assignment}` and commit the file")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_planted_bug_whose_visible_tests_fail_gets_its_hint_and_blank_work_none(graded, assignment):
+    from cs182meta.failures import normalise
+    from cs182meta.hints import Hints
+
+    course, _ = graded
+    hints = Hints()
+    hints.add(json.loads(course.hints_path(assignment).read_text()))
+    release = {grade_id(c): c.source for c in course.assignment(assignment).release.cells}
+    recorded = json.loads(diagnosis.signatures_path(assignment).read_text())["bugs"]
+    bugs = sources.planted_bugs(assignment)
+    shown = 0
+    for entry in recorded:
+        for cell, failure in entry["visible"].items():
+            assert bugs[entry["number"] - 1].hint in hints.for_failure(release[cell], failure), (
+                entry["why"], cell)
+            shown += 1
+    assert shown >= 1
+    blank = normalise("StudentCodeError", "NotImplementedError: ")  # the release's stub raises it
+    for cell, source in release.items():
+        assert hints.for_failure(source, blank) == [], cell
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_hints_hold_no_hidden_test_solution_or_bug(graded, assignment):
+    from autograder.course import _strings
+    from autograder.leaks import find_hints_leaks
+
+    course, _ = graded
+    staged = course.assignment(assignment)
+    data = json.loads(course.hints_path(assignment).read_text())
+    text = "\n".join(_strings(data))
+    assert find_hints_leaks(staged.source, text, staged.planted_bugs) == []
+    hidden = sorted(hidden_only_lines(staged.source), key=len)[-1]
+    solution = sorted(_secret_and_public_lines(staged.source, kinds=(SOLUTION,))[0], key=len)[-1]
+    for planted in (hidden, solution, staged.planted_bugs[0].why):
+        assert find_hints_leaks(staged.source, text + "\n" + planted, staged.planted_bugs), planted
+
+
+def test_a_failing_visible_test_ends_with_its_hint_in_a_real_kernel(graded, tmp_path, monkeypatch):
+    """Restart & Run All of 00 with its first planted bug, as JupyterLab or Validate runs
+    it: the failing test's stored error ends with the bug's hint; no other cell has one."""
+    from nbclient import NotebookClient
+
+    course, _ = graded
+    bug = sources.planted_bugs("00_episodes")[0]
+    sample = course.notebook("submitted", "00_episodes", bug_sample_name(1))
+    shutil.copy(sample, tmp_path / "00_episodes.ipynb")
+    shutil.copy(course.hints_path("00_episodes"), tmp_path)
+    nb = nbformat.read(tmp_path / "00_episodes.ipynb", 4)
+    monkeypatch.setenv("CS182META_PROFILE", "grading")  # the kernel inherits the environment
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    NotebookClient(nb, timeout=300, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}},
+                   kernel_name="python3").execute()
+    errors = {grade_id(c): o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"}
+    assert set(errors) == set(bug.loses), errors.keys()
+    for cell in bug.loses:
+        assert errors[cell].evalue.endswith(f"Hint: {bug.hint}"), errors[cell].evalue
