@@ -350,68 +350,68 @@ def analyse(notebook: str, exercises: Iterable[str] | None = None, limit_s: floa
     return [results[e] for e in chosen]
 
 
-def _run_notebook(nb, tests, pending, results, limit_s, report):
-    """Run ``nb`` cell by cell; before each test cell in ``tests`` (``{exercise: [test cell
-    ids]}``), run that cell against the exercise's ``pending`` mutants, each in a fork."""
+def run_notebook(nb, watched: set[str], before: Callable[[Any, Any], None]) -> None:
+    """Run ``nb`` cell by cell in a fresh IPython shell; call ``before(shell, cell)``
+    before each test cell whose id is in ``watched`` (to fork variants off the shell as
+    it is there). Raise if the notebook fails one of those test cells itself."""
+    from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
 
-    all_tests = {t for cells in tests.values() for t in cells}
     shell = shell_instance()
     try:
         for cell in nb.cells:
             cell_id = grade_id(cell)
-            for exercise, exercise_tests in tests.items():
-                if cell_id not in exercise_tests:
-                    continue
-                start = time.perf_counter()
-                alive = []
-                for mutant in pending[exercise]:
-                    status, _ = run_in_child(shell, [mutant.source, cell.source], limit_s)
-                    results[exercise].status[mutant.key] = status
-                    if status == SURVIVED:
-                        alive.append(mutant)
-                pending[exercise] = alive  # a later test cell only needs the survivors
-                results[exercise].seconds += time.perf_counter() - start
-                report(f"  {results[exercise].notebook}:{exercise} after {cell_id}: {len(alive)} alive")
+            if cell_id in watched:
+                before(shell, cell)
             if cell.cell_type == "code":
                 with capture_output():
                     result = shell.run_cell(cell.source, store_history=False, silent=True)
-                if cell_id in all_tests and not result.success:
+                if cell_id in watched and not result.success:
                     raise RuntimeError(f"the notebook fails its own test cell {cell_id}: "
-                                       f"{result.error_in_exec!r}; mutants would be meaningless")
+                                       f"{result.error_in_exec!r}; variants would be meaningless")
     finally:
-        from IPython.core.interactiveshell import InteractiveShell
-
         InteractiveShell.clear_instance()
+
+
+def _run_notebook(nb, tests, pending, results, limit_s, report):
+    """Run ``nb``; before each test cell in ``tests`` (``{exercise: [test cell ids]}``),
+    run that cell against the exercise's ``pending`` mutants, each in a fork."""
+
+    def before(shell, cell) -> None:
+        cell_id = grade_id(cell)
+        for exercise, exercise_tests in tests.items():
+            if cell_id not in exercise_tests:
+                continue
+            start = time.perf_counter()
+            alive = []
+            for mutant in pending[exercise]:
+                status, _ = run_in_child(shell, [mutant.source, cell.source], limit_s)
+                results[exercise].status[mutant.key] = status
+                if status == SURVIVED:
+                    alive.append(mutant)
+            pending[exercise] = alive  # a later test cell only needs the survivors
+            results[exercise].seconds += time.perf_counter() - start
+            report(f"  {results[exercise].notebook}:{exercise} after {cell_id}: {len(alive)} alive")
+
+    run_notebook(nb, {t for cells in tests.values() for t in cells}, before)
 
 
 def variants_at_test_cells(nb, needs: Mapping[str, list[tuple[Any, str, str]]], limit_s: float = MUTANT_S,
                            report: Callable[[str], None] = lambda line: None) -> dict[tuple[Any, str], tuple[str, str]]:
-    """Run the source notebook ``nb`` in the grading process, cell by cell; before each
-    test cell in ``needs`` (``{test cell id: [(key, code, test code), ...]}``) run each
-    ``code`` then its ``test code`` (the cell itself, or a part of it) in a fork.
-    Returns ``{(key, test cell id): run_in_child's (status, error)}``."""
-    from IPython.core.interactiveshell import InteractiveShell
-    from IPython.utils.capture import capture_output
-
+    """Run the source notebook ``nb`` in the grading process; before each test cell in
+    ``needs`` (``{test cell id: [(key, code, test code), ...]}``) run each ``code`` then
+    its ``test code`` (the cell itself, or a part of it) in a fork. Returns ``{(key, test
+    cell id): run_in_child's (status, error)}``."""
     outcomes = {}
+
+    def before(shell, cell) -> None:
+        cell_id = grade_id(cell)
+        for key, code, test_code in needs[cell_id]:
+            outcomes[key, cell_id] = run_in_child(shell, [code, test_code], limit_s)
+        report(f"  {cell_id}: {len(needs[cell_id])} variant(s)")
+
     with grading_process():
-        shell = shell_instance()
-        try:
-            for cell in nb.cells:
-                cell_id = grade_id(cell)
-                for key, code, test_code in needs.get(cell_id, []):
-                    outcomes[key, cell_id] = run_in_child(shell, [code, test_code], limit_s)
-                if needs.get(cell_id):
-                    report(f"  {cell_id}: {len(needs[cell_id])} variant(s)")
-                if cell.cell_type == "code":
-                    with capture_output():
-                        result = shell.run_cell(cell.source, store_history=False, silent=True)
-                    if cell_id in needs and not result.success:
-                        raise RuntimeError(f"the notebook fails its own test cell {cell_id}: "
-                                           f"{result.error_in_exec!r}; variants would be meaningless")
-        finally:
-            InteractiveShell.clear_instance()
+        run_notebook(nb, set(needs), before)
     return outcomes
 
 
