@@ -127,6 +127,17 @@ def cmd_mutate(args) -> None:
         raise GradingError(str(err)) from err
 
 
+def cmd_pdfs(args) -> None:
+    from autograder.pdfs import write_pdfs
+    from cs182meta.pdf import RenderError
+
+    try:
+        written = write_pdfs(Course(args.course), args.assignment, Path(args.out) if args.out else None)
+    except RenderError as err:
+        raise GradingError(str(err)) from err
+    print(f"{args.assignment}: {len(written)} PDFs (the template and one per student) in {written[0].parent}")
+
+
 def cmd_corpus(args) -> None:
     from autograder.corpus import CorpusDisagrees, check_all
 
@@ -200,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=float, default=MUTANT_S, help="seconds per mutant")
     p.add_argument("--out", help="also write the statuses as JSON to this file")
 
+    p = commands.add_parser("pdfs", help="written answers as PDFs for a manually graded Gradescope "
+                            "assignment, one per collected submission, and a template")
+    p.add_argument("assignment")
+    p.add_argument("--out", help="folder (default <course>/pdfs/<assignment>)")
+
     p = commands.add_parser("corpus", help="correct alternatives must pass the tests, "
                             "conceptual mistakes fail them")
     p.add_argument("assignments", nargs="*")
@@ -211,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "feedback": cmd_feedback, "export": cmd_export, "samples": cmd_samples,
         "gradescope": cmd_gradescope,
         "demo": cmd_demo, "mutate": cmd_mutate, "report": cmd_report,
-        "misconceptions": cmd_misconceptions, "corpus": cmd_corpus,
+        "misconceptions": cmd_misconceptions, "corpus": cmd_corpus, "pdfs": cmd_pdfs,
     }
     from autograder.class_results import ReportInputError
 

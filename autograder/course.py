@@ -16,6 +16,7 @@ folders::
     release/<assignment>/<assignment>.hints.json
                                             the visible tests' hints (cs182meta.hints)
     reports/                                the class report (autograder.report)
+    pdfs/<assignment>/<student>.pdf         written answers for Gradescope (autograder.pdfs)
     cache/                                  the dataset every submission is graded on
 
 Every other module asks a :class:`Course` for a path (:meth:`Course.notebook`,
@@ -238,7 +239,7 @@ class Course:
     def step_folder(self, step: str) -> Path:
         """The folder of one nbgrader step (``source``, ``release``, ``submitted``,
         ``autograded``, ``feedback``) or of one of the kit's (``archive``,
-        ``grading_log``, ``misconceptions``, ``reports``, ``cache``)."""
+        ``grading_log``, ``misconceptions``, ``reports``, ``pdfs``, ``cache``)."""
         if step in NBGRADER_STEPS:
             return self.root / getattr(self._directory, f"{step}_directory")
         return self.root / step

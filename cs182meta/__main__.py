@@ -1,4 +1,5 @@
-"""Command line: ``python -m cs182meta info`` and ``python -m cs182meta episode``."""
+"""Command line: ``python -m cs182meta info``, ``episode`` and ``export`` (written answers
+as a PDF to upload to Gradescope)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,26 @@ def cmd_episode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from cs182meta.pdf import RenderError, printer
+    from cs182meta.written import NotebookError, read_notebook, written_answers
+
+    notebook = Path(args.notebook)
+    assignment = notebook.stem
+    out = Path(args.out) if args.out else notebook.with_name(f"{assignment}-written.pdf")
+    try:
+        answers = written_answers(read_notebook(notebook))
+        with printer() as pdf:
+            pdf.print(answers, assignment, args.name or assignment, out)
+    except (NotebookError, RenderError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    blank = sum(answer.blank for answer in answers)
+    print(f"wrote {out}: {len(answers)} written answers, one per page"
+          + (f" ({blank} blank)" if blank else "") + "; upload it to the written-answers assignment")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cs182meta", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -103,8 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     episode.add_argument("--q-query", type=int, default=3)
     episode.add_argument("--seed", type=int, default=0)
     episode.add_argument("--out", default="build/episode.png")
+    export = commands.add_parser("export", help="your written answers as a PDF, one question a page, "
+                                 "for Gradescope")
+    export.add_argument("notebook", help="your notebook, e.g. 02_nonparametric.ipynb")
+    export.add_argument("--out", help="the PDF (default: NN_name-written.pdf beside the notebook)")
+    export.add_argument("--name", help="your name or id, printed on every page")
     args = parser.parse_args(argv)
-    handler = {"info": cmd_info, "episode": cmd_episode}[args.command]
+    handler = {"info": cmd_info, "episode": cmd_episode, "export": cmd_export}[args.command]
     return handler(args)
 
 

@@ -291,3 +291,12 @@ plt.show()
 # meta-learned method uses the many background tasks to learn what stays the same
 # across drawers (a feature space, an initialization, or an update rule) so that a
 # new character can be recognised from one or a few examples.
+
+# %% [markdown] id="hand-in-text"
+# ## Handing in
+#
+# Submit this notebook to the autograded assignment. The written answers are graded
+# from a PDF, one question per page: in a terminal in this folder run
+# `python -m cs182meta export 00_episodes.ipynb --name "your name or SID"` and upload
+# `00_episodes-written.pdf` to the written-answers assignment. It needs Chromium (see
+# the README); a blank answer shows as "No answer given."

@@ -1257,3 +1257,12 @@ plt.show()
 # nearest-neighbour lookup, which is why its 2nd-instance accuracy rises quickly. The
 # cost is a sequential, step-by-step computation (slow on GPUs), and the memory size
 # still bounds how many examples a task can store.
+
+# %% [markdown] id="hand-in-text"
+# ## Handing in
+#
+# Submit this notebook to the autograded assignment. The written answers are graded
+# from a PDF, one question per page: in a terminal in this folder run
+# `python -m cs182meta export 01_blackbox.ipynb --name "your name or SID"` and upload
+# `01_blackbox-written.pdf` to the written-answers assignment. It needs Chromium (see
+# the README); a blank answer shows as "No answer given."

@@ -915,3 +915,12 @@ plt.show()
 # never rewarded (a different domain), more shots only add more points in a space that
 # does not separate them, whereas an optimisation-based method such as MAML can still
 # move its features with gradient steps.
+
+# %% [markdown] id="hand-in-text"
+# ## Handing in
+#
+# Submit this notebook to the autograded assignment. The written answers are graded
+# from a PDF, one question per page: in a terminal in this folder run
+# `python -m cs182meta export 02_nonparametric.ipynb --name "your name or SID"` and upload
+# `02_nonparametric-written.pdf` to the written-answers assignment. It needs Chromium (see
+# the README); a blank answer shows as "No answer given."

@@ -1558,3 +1558,12 @@ plt.show()
 # $\alpha$ also acts as a diagonal preconditioner (different scales for different
 # parameters) and can even be negative, and its sign and size per entry encode a
 # learned update direction, not only a learning rate.
+
+# %% [markdown] id="hand-in-text"
+# ## Handing in
+#
+# Submit this notebook to the autograded assignment. The written answers are graded
+# from a PDF, one question per page: in a terminal in this folder run
+# `python -m cs182meta export 03_maml.ipynb --name "your name or SID"` and upload
+# `03_maml-written.pdf` to the written-answers assignment. It needs Chromium (see
+# the README); a blank answer shows as "No answer given."
