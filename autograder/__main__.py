@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("pdfs", help="written answers as PDFs for a manually graded Gradescope "
                             "assignment, one per collected submission, and a template")
     p.add_argument("assignment")
-    p.add_argument("--out", help="folder (default <course>/pdfs/<assignment>)")
+    p.add_argument("--out", help="PDFs go to OUT/<assignment>/ (default <course>/pdfs)")
 
     p = commands.add_parser("corpus", help="correct alternatives must pass the tests, "
                             "conceptual mistakes fail them")

@@ -8,7 +8,6 @@ render that failed) is reported with the student's name, and the command fails.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from autograder.course import Course, GradingError
@@ -22,20 +21,28 @@ def template(answers: list[WrittenAnswer]) -> list[WrittenAnswer]:
 
 
 def write_pdfs(course: Course, assignment: str, out: Path | None = None) -> list[Path]:
-    """The PDFs of ``assignment``'s collected submissions and its template; raise
-    GradingError naming every student whose PDF could not be made (after the others)."""
-    folder = Path(out) if out else course.step_folder("pdfs") / assignment
+    """The PDFs of ``assignment``'s collected submissions and its template (questions from
+    the release, else the source notebook), in ``<out>/<assignment>/`` (``out`` defaults to
+    ``<course>/pdfs``); raise GradingError naming every PDF that could not be made (after
+    the others)."""
+    folder = (Path(out) if out else course.step_folder("pdfs")) / assignment
     students = course.students("submitted", assignment)
     if not students:
         raise GradingError(f"no collected submission of {assignment} in {course.root}: "
                            "run `python -m autograder autograde SUBMISSIONS` first")
-    release = course.notebook("release", assignment)
-    questions = written_answers(json.loads(release.read_text())) if release.exists() else None
+    blank = next((path for step in ("release", "source")
+                  if (path := course.notebook(step, assignment)).exists()), None)
     written, failed = [], []
     with printer() as pdf:
-        if questions is not None:
-            written.append(pdf.print(template(questions), assignment, "template",
-                                     folder / f"{assignment}-template.pdf"))
+        if blank is None:
+            failed.append(f"template: no release or source notebook of {assignment} to take the "
+                          "questions from: run `python -m autograder release` first")
+        else:
+            try:
+                questions = template(written_answers(read_notebook(blank)))
+                written.append(pdf.print(questions, assignment, "template", folder / f"{assignment}-template.pdf"))
+            except (NotebookError, RenderError) as err:
+                failed.append(f"template: {err}")
         for student in students:
             try:
                 answers = written_answers(read_notebook(course.notebook("submitted", assignment, student)))
@@ -43,6 +50,6 @@ def write_pdfs(course: Course, assignment: str, out: Path | None = None) -> list
             except (NotebookError, RenderError) as err:
                 failed.append(f"{student}: {err}")
     if failed:
-        raise GradingError(f"{len(failed)} of {len(students)} PDFs of {assignment} could not be made:\n  "
+        raise GradingError(f"{len(failed)} of {len(students) + 1} PDFs of {assignment} could not be made:\n  "
                            + "\n  ".join(failed))
     return written

@@ -3,7 +3,7 @@
 One question per page, in the notebook's order: the question, its points, the student's
 answer (a long one runs on over the next pages; the next question still starts on a new
 page; a blank one says so). The student's name is in the file name and in every page's
-footer. Markdown is rendered with markdown-it (raw HTML shown as text, never run) and
+footer; the PDF's outline (bookmarks) has one entry per question. Markdown is rendered with markdown-it (raw HTML shown as text, never run) and
 LaTeX maths with latex2mathml, which Chromium draws natively: nothing is fetched, so
 it works offline. The page is printed by the system's Chromium through Playwright.
 
@@ -36,7 +36,8 @@ header.question { border-bottom: 1px solid #999; margin-bottom: 10pt; }
 h1.title { font-size: 14pt; margin: 0 0 4pt 0; }
 p.points { color: #444; margin: 0 0 6pt 0; font-size: 10pt; }
 div.prompt { color: #333; font-size: 10pt; margin-bottom: 8pt; }
-div.prompt h1, div.prompt h2, div.prompt h3 { font-size: 10.5pt; margin: 4pt 0; }
+p.heading { font-weight: bold; margin: 6pt 0 4pt 0; }
+div.prompt p.heading { font-size: 10.5pt; }
 div.answer { overflow-wrap: anywhere; }
 p.blank { color: #a00; font-style: italic; }
 pre, code { font-family: "DejaVu Sans Mono", monospace; font-size: 9.5pt; white-space: pre-wrap; }
@@ -70,7 +71,14 @@ def _markdown():
         except Exception:  # noqa: BLE001 — LaTeX the converter does not know: show it as written
             return f"<code>{html.escape(content)}</code>"
 
-    return MarkdownIt("commonmark", {"html": False}).enable("table").use(dollarmath_plugin, double_inline=True, renderer=maths)
+    def heading(renderer, tokens, index, options, env) -> str:  # a <p>: the PDF's outline has the questions only
+        token = tokens[index]
+        return f'<p class="heading {token.tag}">' if token.type == "heading_open" else "</p>\n"
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table").use(dollarmath_plugin, double_inline=True, renderer=maths)
+    md.add_render_rule("heading_open", heading)
+    md.add_render_rule("heading_close", heading)
+    return md
 
 
 def answers_html(answers: Iterable[WrittenAnswer], assignment: str) -> str:
@@ -116,7 +124,8 @@ class Printer:
             page = context.new_page()
             page.set_content(answers_html(answers, assignment), wait_until="load")
             out.parent.mkdir(parents=True, exist_ok=True)
-            page.pdf(path=str(partial), format="Letter", print_background=True, display_header_footer=True,
+            page.pdf(path=str(partial), format="Letter", print_background=True, outline=True, tagged=True,
+                     display_header_footer=True,
                      header_template="<span></span>", footer_template=_footer(assignment, student),
                      margin={"top": "18mm", "bottom": "20mm", "left": "16mm", "right": "16mm"})
             if not partial.exists() or partial.stat().st_size == 0:

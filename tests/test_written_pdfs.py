@@ -12,7 +12,7 @@ import pytest
 from nbformat.v4 import new_markdown_cell, new_notebook
 
 from autograder.__main__ import main as autograder_main
-from autograder.course import Course
+from autograder.course import Course, GradingError
 from autograder.pdfs import write_pdfs
 from cs182meta.pdf import RenderError, find_chromium, printer
 from cs182meta.written import STUB, WrittenAnswer, read_notebook, written_answers
@@ -57,9 +57,13 @@ def test_one_question_per_page_in_order_with_the_student_on_every_page(pdf, tmp_
     answers = written_answers(json.loads(nbformat.writes(notebook(MATHS, LONG, STUB, UNICODE))))
     assert [a.grade_id for a in answers] == ["answer_1", "answer_2", "answer_3", "answer_4"]
     assert answers[2].blank and not answers[0].blank
-    text = pages(pdf.print(answers, "02_nonparametric", "ada-lovelace", tmp_path / "ada.pdf"))
+    written = pdf.print(answers, "02_nonparametric", "ada-lovelace", tmp_path / "ada.pdf")
+    text = pages(written)
     starts = [i for i, page in enumerate(text) if "Question " in page.split("\n", 1)[0]]
     assert len(starts) == 4 and starts[0] == 0, starts
+    reader = pypdf.PdfReader(written)
+    assert [(entry.title, reader.get_destination_page_number(entry)) for entry in reader.outline] == [
+        (f"Question {number}: answer_{number}", start) for number, start in enumerate(starts, 1)]
     assert starts[2] - starts[1] >= 3, "a 3,000-word answer runs on over the next pages"
     assert starts[3] == starts[2] + 1 and len(text) == starts[3] + 1, "a blank answer takes one page"
     for number, start in enumerate(starts, 1):
@@ -118,8 +122,16 @@ def test_the_instructor_gets_every_pdf_it_can_and_an_error_naming_the_rest(cours
     template = pages(folder / "00_episodes-template.pdf")
     assert len(template) == 2 and all("No answer given." in page for page in template)
     shutil.rmtree(course.folder("submitted", "00_episodes", "carol").parent)
-    written = write_pdfs(course, "00_episodes")
-    assert len(written) == 3
+    source = course.notebook("source", "00_episodes")
+    source.parent.mkdir(parents=True)
+    course.notebook("release", "00_episodes").rename(source)
+    written = write_pdfs(course, "00_episodes", course.root / "elsewhere")
+    assert sorted(path.relative_to(course.root).as_posix() for path in written) == [
+        f"elsewhere/00_episodes/{name}.pdf" for name in ("00_episodes-template", "alice", "bob")]
+    assert all("No answer given." in page for page in pages(written[0])), "the template's answers are blank"
+    source.unlink()
+    with pytest.raises(GradingError, match="template: no release or source notebook of 00_episodes"):
+        write_pdfs(course, "00_episodes")
 
 
 def test_the_student_exports_the_same_pdf_from_the_command_line(tmp_path):
