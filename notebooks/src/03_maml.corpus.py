@@ -258,6 +258,22 @@ def inner_adapt(model, params, x, y, steps, alpha, create_graph, loss_fn=F.mse_l
             fails=("maml_outer_loss_tests", "maml_images_tests")),
     Mistake(
         cell="maml_outer_loss",
+        why="differentiates with respect to the adapted parameters (phi made fresh leaves), not theta",
+        code='''
+def maml_outer_loss(model, params, tasks, steps, alpha, first_order=False, loss_fn=F.mse_loss):
+    support_x, support_y, query_x, query_y = tasks
+    losses = []
+    for t in range(support_x.shape[0]):
+        phi = inner_adapt(model, params, support_x[t], support_y[t], steps, alpha,
+                          create_graph=not first_order, loss_fn=loss_fn)
+        phi = {name: p.detach().requires_grad_() for name, p in phi.items()}
+        losses.append(loss_fn(functional_call(model, phi, (query_x[t],)), query_y[t]))
+    return torch.stack(losses).mean()
+''',
+        fails=("maml_outer_loss_tests", "maml_images_tests"),
+    ),
+    Mistake(
+        cell="maml_outer_loss",
         why="the query loss at theta (no adaptation before scoring)",
         code='''
 def maml_outer_loss(model, params, tasks, steps, alpha, first_order=False, loss_fn=F.mse_loss):
