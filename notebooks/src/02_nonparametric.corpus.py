@@ -97,6 +97,23 @@ def protonet_loss(model, episode):
 ''',
     ),
     Alternative(
+        cell="protonet_loss",
+        why="inline one-hot prototypes and expanded squared distances, split with torch.split",
+        code='''
+def protonet_loss(model, episode):
+    n_support = len(episode.support_y)
+    support_z, query_z = torch.split(model(torch.cat([episode.support_x, episode.query_x])),
+                                     [n_support, len(episode.query_y)])
+    onehot = F.one_hot(episode.support_y, episode.n_way).to(support_z.dtype)  # (N*K, N)
+    centres = (onehot.T @ support_z) / onehot.sum(dim=0)[:, None]  # (N, D)
+    squared = (query_z**2).sum(1, keepdim=True) - 2 * query_z @ centres.T + (centres**2).sum(1)
+    logits = -squared  # (M, N)
+    loss = F.cross_entropy(logits, episode.query_y)
+    accuracy = torch.eq(logits.argmax(dim=1), episode.query_y).float().mean().item()
+    return loss, accuracy
+''',
+    ),
+    Alternative(
         cell="protonet_predict",
         why="restores the model's mode afterwards",
         code='''
@@ -142,6 +159,18 @@ def matching_probabilities(query_embeddings, support_embeddings, support_y, n_wa
     s = support_embeddings / support_embeddings.norm(dim=1, keepdim=True)
     attention = torch.softmax(scale * q @ s.T, dim=1)
     return torch.stack([attention[:, support_y == n].sum(1) for n in range(n_way)], dim=1)
+''',
+    ),
+    Alternative(
+        cell="matching_probabilities",
+        why="einsum of unit vectors, a class mask from comparing labels with arange",
+        code='''
+def matching_probabilities(query_embeddings, support_embeddings, support_y, n_way, scale=1.0):
+    q = query_embeddings / torch.linalg.vector_norm(query_embeddings, dim=-1, keepdim=True)
+    s = support_embeddings / torch.linalg.vector_norm(support_embeddings, dim=-1, keepdim=True)
+    attention = torch.einsum("md,kd->mk", q, s).mul(scale).softmax(dim=-1)  # (M, N*K)
+    mask = support_y[:, None] == torch.arange(n_way, device=support_y.device)  # (N*K, N)
+    return torch.einsum("mk,kn->mn", attention, mask.to(attention.dtype))
 ''',
     ),
     Alternative(
