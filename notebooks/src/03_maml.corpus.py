@@ -145,6 +145,29 @@ def maml_outer_loss_vmap(model, params, tasks, steps, alpha, first_order=False, 
                 code=_VMAP.format(cut="first_order", scored="query_x, query_y").replace(
                     "return vmap(one_task)(*tasks).mean()",
                     "losses = vmap(one_task)(*tasks)\n    return losses.sum() / losses.shape[0]")),
+    Alternative(
+        cell="maml_outer_loss_vmap",
+        why="params passed to vmap with in_dims None, steps via torch.func.grad with argnums",
+        code='''
+def maml_outer_loss_vmap(model, params, tasks, steps, alpha, first_order=False, loss_fn=F.mse_loss):
+    from torch.func import grad as func_grad
+
+    def task_loss(x, y, phi):
+        return loss_fn(functional_call(model, phi, (x,)), y)
+
+    def one_task(theta, sx, sy, qx, qy):
+        phi = theta
+        for _ in range(steps):
+            g = func_grad(task_loss, argnums=2)(sx, sy, phi)
+            step = {n: (alpha[n] if isinstance(alpha, dict) else alpha) * g[n] for n in g}
+            if first_order:
+                step = {n: v.detach() for n, v in step.items()}
+            phi = {n: phi[n] - step[n] for n in phi}
+        return task_loss(qx, qy, phi)
+
+    return torch.mean(vmap(one_task, in_dims=(None, 0, 0, 0, 0))(params, *tasks))
+''',
+    ),
     Alternative(cell="reptile_update", why="theta + epsilon * (mean phi - theta), in a dict comprehension",
                 code=_REPTILE.format(new="theta + epsilon * (phi_mean - theta)")),
     Alternative(cell="reptile_update", why="the interpolation written as torch.lerp",
@@ -292,6 +315,28 @@ def maml_outer_loss(model, params, tasks, steps, alpha, first_order=False, loss_
     Mistake(cell="maml_outer_loss_vmap", why="scores on the support set",
             code=_VMAP.format(cut="first_order", scored="support_x, support_y"),
             fails=("maml_outer_loss_vmap_tests",)),
+    Mistake(
+        cell="maml_outer_loss_vmap",
+        why="one adaptation on the pooled support sets of all tasks, then vmap only over the query sets",
+        code='''
+def maml_outer_loss_vmap(model, params, tasks, steps, alpha, first_order=False, loss_fn=F.mse_loss):
+    support_x, support_y, query_x, query_y = tasks
+
+    def task_loss(phi, x, y):
+        return loss_fn(functional_call(model, phi, (x,)), y)
+
+    phi = dict(params)
+    pooled_x, pooled_y = support_x.flatten(0, 1), support_y.flatten(0, 1)
+    for _ in range(steps):
+        grads = grad(task_loss)(phi, pooled_x, pooled_y)
+        if first_order:
+            grads = {name: g.detach() for name, g in grads.items()}
+        phi = {name: phi[name] - (alpha[name] if isinstance(alpha, dict) else alpha) * grads[name]
+               for name in phi}
+    return vmap(lambda x, y: task_loss(phi, x, y))(query_x, query_y).mean()
+''',
+        fails=("maml_outer_loss_vmap_tests",),
+    ),
     Mistake(cell="reptile_update", why="moves away from the adapted parameters (wrong sign)",
             code=_REPTILE.format(new="theta - epsilon * (phi_mean - theta)"),
             fails=("reptile_update_tests",)),
