@@ -8,19 +8,11 @@ import pytest
 pytest.importorskip("mutmut", reason="mutmut is a dev extra: pip install -e '.[dev]'")
 
 from autograder import corpus, sources  # noqa: E402
-from tests.test_mutation import BUGS, SOURCE  # noqa: E402
+from tests.test_mutation import tiny  # noqa: E402, F401 — the tiny notebook's fixture
 
 
-@pytest.fixture
-def tiny(tmp_path, monkeypatch):
-    (tmp_path / "99_tiny.py").write_text(SOURCE)
-    (tmp_path / "99_tiny.bugs.py").write_text(BUGS)
-    monkeypatch.setattr(sources, "SOURCES", tmp_path)
-    return tmp_path
-
-
-def _write_corpus(folder, correct: str, wrong: str) -> None:
-    (folder / "99_tiny.corpus.py").write_text(
+def _write_corpus(correct: str, wrong: str) -> None:
+    (sources.SOURCES / "99_tiny.corpus.py").write_text(
         "from autograder.corpus import Alternative, Mistake\n\n"
         f"CORRECT = [{correct}]\n\nWRONG = [{wrong}]\n")
 
@@ -30,9 +22,9 @@ def _variant(kind: str, why: str, body: str, fails: str = "") -> str:
     return f"{kind}(cell='clipped_mean', why={why!r}, code={code!r}{fails})"
 
 
-def test_the_runner_reports_an_unfair_test_and_a_hole(tiny):
+@pytest.mark.usefixtures("tiny")
+def test_the_runner_reports_an_unfair_test_and_a_hole():
     _write_corpus(
-        tiny,
         correct=", ".join([
             _variant("Alternative", "max instead of clamp", "return torch.maximum(x, torch.tensor(low)).mean()"),
             # Listed as correct but wrong: the runner must report the test's verdict.
@@ -58,8 +50,9 @@ def test_the_runner_reports_an_unfair_test_and_a_hole(tiny):
         corpus.check_all(["99_tiny"], limit_s=30)
 
 
-def test_a_mistake_that_names_no_test_cell_is_refused(tiny):
-    _write_corpus(tiny, correct="", wrong=_variant(
+@pytest.mark.usefixtures("tiny")
+def test_a_mistake_that_names_no_test_cell_is_refused():
+    _write_corpus(correct="", wrong=_variant(
         "Mistake", "sums", "return x.sum()", ", fails=('no_such_tests',)"))
     with pytest.raises(ValueError, match="no_such_tests"):
         corpus.check("99_tiny")

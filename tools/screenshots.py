@@ -37,11 +37,12 @@ def written_pdf_page(out: Path) -> Path:
 
     from PIL import Image
 
+    from autograder.pdfs import template
     from cs182meta.pdf import answers_html, printer
-    from cs182meta.written import WrittenAnswer, written_answers
+    from cs182meta.written import written_answers
 
     source = json.loads((ROOT / "notebooks" / "03_maml.ipynb").read_text())
-    blank = [WrittenAnswer(a.grade_id, a.question, a.points, "") for a in written_answers(source)]
+    blank = template(written_answers(source))
     with printer() as pdf:
         page = pdf.browser.new_page(viewport={"width": 816, "height": 300})  # Letter's width at 96 dpi, the top
         page.set_content(answers_html(blank[:1], "03_maml"))
