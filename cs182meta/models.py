@@ -14,12 +14,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+NORMS = ("batch", "layer")
 
-def conv_block(in_channels: int, out_channels: int, batch_stats_bn: bool) -> nn.Sequential:
-    """3x3 conv (padding 1) -> BatchNorm -> ReLU -> 2x2 max-pool: halves H and W."""
+
+def conv_block(in_channels: int, out_channels: int, batch_stats_bn: bool, norm: str = "batch"
+               ) -> nn.Sequential:
+    """3x3 conv (padding 1) -> BatchNorm (or per-image LayerNorm) -> ReLU -> 2x2 max-pool:
+    halves H and W."""
+    if norm == "batch":
+        normalise = nn.BatchNorm2d(out_channels, track_running_stats=not batch_stats_bn)
+    else:  # over each image's channels and positions: GroupNorm with one group
+        normalise = nn.GroupNorm(1, out_channels)
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
-        nn.BatchNorm2d(out_channels, track_running_stats=not batch_stats_bn),
+        normalise,
         nn.ReLU(),
         nn.MaxPool2d(2),
     )
@@ -44,6 +52,11 @@ class Conv4(nn.Module):
             images then shares its statistics — the *transductive* protocol (Nichol et
             al., 2018) of MAML's reference code, unlike eval-mode BatchNorm, where each
             query is judged on its own.
+        norm: ``"batch"`` (BatchNorm, the papers' choice) or ``"layer"``: each image is
+            normalised over its own channels and positions (``GroupNorm`` with one group),
+            so no image of a batch changes another's output, in training or evaluation,
+            and training and evaluation compute the same function (notebook 04's
+            protocol). ``batch_stats_bn`` must then be ``False``.
 
     Shapes: input ``[B, in_channels, H, W]`` -> output ``[B, feature_dim]`` or
     ``[B, num_classes]``.
@@ -56,11 +69,16 @@ class Conv4(nn.Module):
         num_classes: int | None = None,
         image_size: int = 28,
         batch_stats_bn: bool = False,
+        norm: str = "batch",
     ):
         super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        if norm != "batch" and batch_stats_bn:
+            raise ValueError("batch_stats_bn=True is a BatchNorm setting: use it with norm='batch'")
         channels = [in_channels] + [hidden_channels] * 4
         self.features = nn.Sequential(
-            *(conv_block(c_in, c_out, batch_stats_bn) for c_in, c_out in zip(channels, channels[1:]))
+            *(conv_block(c_in, c_out, batch_stats_bn, norm) for c_in, c_out in zip(channels, channels[1:]))
         )
         side = image_size
         for _ in range(4):

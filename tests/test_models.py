@@ -78,3 +78,21 @@ def test_grad_of_functional_call_on_the_sine_mlp():
     ((net(x) - y) ** 2).mean().backward()
     for name, p in net.named_parameters():
         assert torch.allclose(g[name], p.grad, atol=1e-6)
+
+
+def test_layer_norm_conv4_judges_each_image_alone_and_the_same_in_train_and_eval():
+    torch.manual_seed(0)
+    net = Conv4(hidden_channels=8, num_classes=5, norm="layer")
+    images = torch.rand(6, 1, 28, 28)
+    together = net(images)
+    alone = torch.cat([net(images[i : i + 1]) for i in range(6)])
+    assert torch.allclose(together, alone, atol=1e-5)
+    assert torch.allclose(net.eval()(images), together, atol=1e-6)
+    assert not list(net.buffers()), "per-image normalisation keeps no running statistics"
+
+
+def test_conv4_rejects_an_unknown_norm_and_batch_stats_without_batchnorm():
+    with pytest.raises(ValueError, match="norm must be one of"):
+        Conv4(norm="instance")
+    with pytest.raises(ValueError, match="batch_stats_bn=True is a BatchNorm setting"):
+        Conv4(norm="layer", batch_stats_bn=True)
