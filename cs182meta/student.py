@@ -376,6 +376,12 @@ def _gradients(fn, args: list, kwargs: dict, wrt: Any, index: Any):
         else:
             raise WireError(f"argument {w!r} is neither a tensor nor a network")
     output = fn(*args, **kwargs)
+    if isinstance(index, list):  # a tuple on the caller's side: one entry of a matrix
+        if not all(type(i) is int for i in index):
+            raise WireError("index must be an int or a tuple of ints")
+        index = tuple(index)
+    elif index is not None and type(index) is not int:
+        raise WireError("index must be an int or a tuple of ints")
     scalar = output if index is None else output[index]
     if not (isinstance(scalar, torch.Tensor) and scalar.numel() == 1):
         raise TypeError("the value to differentiate must be a tensor with one element, "
@@ -490,7 +496,8 @@ class Student:
 
     def grad(self, fn: Handle, args=(), kwargs=None, *, wrt, index=None):
         """``(output, grads)``: ``fn(*args, **kwargs)`` on the student's side, and the
-        gradients of its scalar output (``output[index]`` if ``index`` is given) with
+        gradients of its scalar output (``output[index]`` if ``index`` is given: an int,
+        or a tuple of ints for one entry of a matrix) with
         respect to each argument in ``wrt`` (positions or keywords): a tensor for a
         tensor argument, a list (one per parameter) for a network; None where no
         gradient flows."""

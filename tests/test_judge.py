@@ -216,6 +216,16 @@ def test_gradients_are_asked_for_by_value():
     assert none is None
 
 
+def test_a_gradient_of_one_entry_of_a_matrix_is_asked_for_by_a_tuple_index():
+    student = _student(outer=lambda a, b: a[:, None] * b[None, :])
+    a, b = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0, 5.0])
+    output, (grad_a, grad_b) = student.grad(student.outer, (a, b), wrt=(0, 1), index=(1, 2))
+    assert output.shape == (2, 3)
+    assert torch.equal(grad_a, torch.tensor([0.0, 5.0])) and torch.equal(grad_b, torch.tensor([0.0, 0.0, 2.0]))
+    with pytest.raises(StudentCodeError, match="index must be an int or a tuple of ints"):
+        student.grad(student.outer, (a, b), wrt=(0,), index=(1, "x"))
+
+
 def test_the_wire_refuses_what_it_does_not_declare():
     with pytest.raises(WireError):
         decode({"$copy": "gASVAAAAAAAAAAB9lC4="})  # pickle never comes back
