@@ -19,6 +19,8 @@ each only calls the function it is given and rearranges its inputs or output.
   problem, whose meta-loss and meta-gradient are known by hand.
 * :func:`touches_global_rng` — whether a call seeds or draws from torch's global random
   state (notebook 01's ``make_sequence`` must use only the generator it is given).
+* :class:`StandInLearner` — a learner's ``predict(episode)`` whose logits do or do not
+  depend on the other queries of the episode, for notebook 04's ``transductive_gap``.
 
 Example (notebook 03)::
 
@@ -146,3 +148,35 @@ def touches_global_rng(fn, *args, **kwargs) -> bool:
         return not torch.equal(before, torch.get_rng_state())
     finally:
         torch.set_rng_state(before)
+
+
+class StandInLearner:
+    """``predict(episode) -> logits [M, N]``, ``query_x`` flattened times ``support_x``
+    flattened (each query scored from its own pixels and the support set), then:
+
+    * ``"alone"`` — nothing more: non-transductive;
+    * ``"centred"`` — minus the logits' mean over the episode's queries: transductive;
+    * ``"first_entry"`` — logit (0, 1) lowered by 2.5 when the episode holds more than one
+      query: transductive in one entry only;
+    * ``"raised"`` — every logit raised by 1 when the episode holds more than one query
+      (no predicted class changes).
+    """
+
+    KINDS = ("alone", "centred", "first_entry", "raised")
+
+    def __init__(self, kind: str):
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
+        self.kind = kind
+
+    def __call__(self, episode) -> torch.Tensor:
+        logits = episode.query_x.flatten(1) @ episode.support_x.flatten(1).T  # (M, N*K)
+        together = len(episode.query_x) > 1
+        if self.kind == "centred":
+            logits = logits - logits.mean(dim=0)
+        elif self.kind == "first_entry" and together:
+            logits = logits.clone()
+            logits[0, 1] -= 2.5
+        elif self.kind == "raised" and together:
+            logits = logits + 1.0
+        return logits
