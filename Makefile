@@ -29,8 +29,11 @@ demo: deps
 notebooks: deps
 	$(PYTHON) -m autograder build
 
+# Every notebook that can go out now; 04_families shows 02's and 03's solutions and waits
+# for `make release PAST_DUE=02_nonparametric,03_maml` (after their deadlines).
+PAST_DUE ?=
 release: deps
-	$(PYTHON) -m autograder release
+	$(PYTHON) -m autograder release $(if $(PAST_DUE),--past-due $(PAST_DUE))
 
 # make autograde SUBMISSIONS=path/to/folder-or.zip
 autograde: deps

@@ -38,9 +38,25 @@ def cmd_sync(args) -> None:
         print(f"wrote {sources.sync(name).relative_to(sources.REPO)} from notebooks/{name}.ipynb")
 
 
+def _past_due(values: list[str] | None) -> list[str]:
+    """``--past-due 01_blackbox,02_nonparametric`` (repeatable): the assignments whose
+    deadline the instructor confirms has passed."""
+    return _assignments([name for value in values or [] for name in value.split(",") if name]) if values else []
+
+
 def cmd_release(args) -> None:
     course = Course(args.course)
-    for path in course.release(_assignments(args.assignments), jobs=args.jobs):
+    past_due = _past_due(args.past_due)
+    names = _assignments(args.assignments)
+    if not args.assignments:  # "everything": all that can go out now, and say what cannot
+        held = {name: course.not_past_due(name, past_due) for name in names}
+        for name, not_due in held.items():
+            if not_due:
+                print(f"not released: {name} shows reference solutions of {', '.join(sorted(not_due))}; "
+                      f"release it after they are due: python -m autograder release {name} "
+                      f"--past-due {','.join(sorted(not_due))}")
+        names = [name for name in names if not held[name]]
+    for path in course.release(names, jobs=args.jobs, past_due=past_due):
         print(f"released {path} (leak check and validate --invert passed)")
     for warning in course.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -70,14 +86,14 @@ def cmd_gradescope(args) -> None:
     course = Course(args.course)
     for assignment in _assignments(args.assignments):
         if not course.is_released(assignment):
-            course.release([assignment])
+            course.release([assignment], past_due=_past_due(args.past_due))
         print(f"wrote {build_zip(course, assignment, Path(args.out), hints=not args.no_hints)}")
 
 
 def cmd_samples(args) -> None:
     course = Course(args.course)
     assignments = _assignments(args.assignments)
-    course.release(assignments)
+    course.release(assignments, past_due=_past_due(args.past_due))
     students = write_samples(course, assignments, Path(args.out), bugs=args.bugs)
     print(f"wrote sample submissions for {', '.join(students)} to {args.out}")
 
@@ -160,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignments", nargs="*")
     p.add_argument("-j", "--jobs", type=int, default=1,
                    help="notebooks checked at once (each run uses cores / jobs threads)")
+    p.add_argument("--past-due", action="append", metavar="NAMES",
+                   help="assignments (comma-separated, repeatable) whose deadline has passed: "
+                        "needed to release one that shows their solutions (04_families)")
     p = commands.add_parser("autograde", help="collect and autograde submissions")
     p.add_argument("submissions", help="a folder of student folders, or an LMS zip")
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
@@ -184,8 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="build/gradescope")
     p.add_argument("--no-hints", action="store_true",
                    help="no hint in a failing test's output")
+    p.add_argument("--past-due", action="append", metavar="NAMES",
+                   help="assignments (comma-separated, repeatable) whose deadline has passed: "
+                        "needed to release one that shows their solutions (04_families)")
     p = commands.add_parser("samples", help="write sample submissions")
     p.add_argument("assignments", nargs="*")
+    p.add_argument("--past-due", action="append", metavar="NAMES",
+                   help="assignments (comma-separated, repeatable) whose deadline has passed: "
+                        "needed to release one that shows their solutions (04_families)")
     p.add_argument("--out", default="build/samples")
     p.add_argument("--bugs", choices=BUG_SELECTIONS, default="all",
                    help="which planted-bug samples to write (default: all)")

@@ -9,6 +9,8 @@ header, and a short header key says what the cell is (see ``notebooks/AUTHORING.
     # %% [solution] id="prototypes"                 the student's code (BEGIN/END SOLUTION)
     # %% [tests] id="prototypes_tests" points=3     autograded tests, read-only
     # %% [written] id="why_zero_labels" points=2    a hand-graded answer (markdown)
+    # %% id="families" reveals=["02_nonparametric"] read-only code that shows another
+                                                    notebook's solutions (release guard)
 
 :func:`expand` turns those headers into complete nbgrader metadata (schema 3, locked
 flags, cell ids that follow the ids), so the metadata is right by construction;
@@ -62,7 +64,9 @@ KINDS = {
     "tests": Kind("code", grade=True, needs_id=True),
     "written": Kind("markdown", grade=True, solution=True, needs_id=True),
 }
-KEYS = {"id", "points", "tags"}
+KEYS = {"id", "points", "tags", "reveals"}
+_ASSIGNMENT_NAME = re.compile(r"^\d\d_[A-Za-z0-9_]+$")
+REVEALS = "reveals"  # cell.metadata["cs182meta"]["reveals"]: other notebooks whose solutions it shows
 
 
 def _nbgrader(kind: Kind, grade_id: str, points) -> dict:
@@ -122,8 +126,19 @@ def _expand_cell(cell, kind_name: str, where: str, number: int, prefix: str):
     elif kind.solution and not markers().has_solution(source):
         raise SourceError(f"{where}: a [solution] cell needs {SOLUTION_MARKERS[0]} and "
                           f"{SOLUTION_MARKERS[1]} lines around the student's part")
+    reveals = header.get(REVEALS)
+    if reveals is not None and (kind_name != "code" or grade_id is None):
+        raise SourceError(f"{where}: reveals=[...] goes on a read-only code cell with an id, "
+                          f"not on a [{kind_name}] cell")
+    if reveals is not None and not (
+            isinstance(reveals, list) and reveals
+            and all(isinstance(r, str) and _ASSIGNMENT_NAME.match(r) for r in reveals)):
+        raise SourceError(f'{where}: reveals must list the notebooks whose solutions the cell '
+                          f'shows, e.g. reveals=["02_nonparametric"], got {reveals!r}')
     tags = [*kind.tags, *header.get("tags", [])]
     new = new_markdown_cell(source) if kind.cell_type == "markdown" else new_code_cell(source)
+    if reveals:
+        new.metadata["cs182meta"] = {REVEALS: list(reveals)}
     if grade_id is not None:
         new.metadata["nbgrader"] = _nbgrader(kind, grade_id, points)
     if tags:
@@ -201,6 +216,11 @@ def check_test_cells(text: str, path: Path | str) -> None:
                 f"the rest")
 
 
+def revealed(cell) -> list[str]:
+    """The other notebooks whose solutions ``cell`` declares it shows (header key ``reveals``)."""
+    return list(cell.metadata.get("cs182meta", {}).get(REVEALS, []))
+
+
 def _kind_from_metadata(cell) -> str:
     meta = cell.metadata.get("nbgrader", {})
     if meta.get("grade") and meta.get("solution"):
@@ -236,6 +256,8 @@ def compact(nb) -> str:
         tags = [t for t in cell.metadata.get("tags", []) if t not in kind.tags]
         if tags:
             header["tags"] = tags
+        if revealed(cell):
+            header[REVEALS] = revealed(cell)
         if kind_name == "written":
             body = "\n".join(f"# {line}".rstrip() for line in _strip_written(cell.source).splitlines())
             cells.append(new_code_cell(body, metadata=header))

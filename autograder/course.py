@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,7 +61,13 @@ from traitlets.config import Config
 from autograder import sources
 from autograder.authoring import PlantedBug
 from autograder.diagnosis import Catalogue, StaleSignatures, catalogue, student_hints
-from autograder.leaks import find_feedback_leaks, find_hints_leaks, find_leaks, readable_text
+from autograder.leaks import (
+    find_feedback_leaks,
+    find_hints_leaks,
+    find_leaks,
+    find_reveals,
+    readable_text,
+)
 from autograder.nbgrader_api import (
     CONFIG_FILE,
     Markers,
@@ -397,11 +403,25 @@ class Course:
         return graded, table
 
     # ------------------------------------------------------------------ steps
-    def release(self, assignments: list[str], jobs: int = 1) -> list[Path]:
+    def release(self, assignments: list[str], jobs: int = 1, past_due: Iterable[str] = ()
+                ) -> list[Path]:
         """Generate the student version of each assignment, check it for leaks, and check
         that every test fails on the blank release (``nbgrader validate --invert``). The
         two runs of each notebook (its source must pass, its release must fail) go
-        ``jobs`` at a time, one thread each when more than one."""
+        ``jobs`` at a time, one thread each when more than one.
+
+        A release that shows solutions of other assignments (cells declared with
+        ``reveals``, :func:`autograder.leaks.find_reveals`) is refused unless each of those
+        assignments is in ``past_due``: the instructor's word that its deadline has passed."""
+        past_due = set(past_due)
+        unknown = sorted(past_due - set(sources.assignments()))
+        if unknown:
+            raise GradingError(f"--past-due names no assignment: {', '.join(unknown)}; "
+                               f"the assignments are {', '.join(sources.assignments())}")
+        for name in assignments:  # before anything is written
+            not_due = self.not_past_due(name, past_due)
+            if not_due:
+                self._refuse_not_due(name, not_due)
         self.prepare(assignments)
         sources_ = [self.notebook("source", name) for name in assignments]
         self._each(self.check_source_passes, sources_, jobs)
@@ -417,12 +437,48 @@ class Course:
                 raise GradingError(
                     f"release of {name} leaks (release removed):\n  " + "\n  ".join(leaks)
                 )
+            self.check_reveals(name, release, past_due)
             released.append(release)
         self._each(self.check_blank_fails, released, jobs)
         for name in assignments:
             self.store_misconceptions(name)
             self.release_hints(name)
         return released
+
+    def not_past_due(self, name: str, past_due: Iterable[str] = ()) -> dict[str, list[str]]:
+        """``{other assignment: [cell ids]}``: the assignments whose solutions ``name``'s
+        release would show (declared cells) and that are not in ``past_due``."""
+        nb = nbformat.read(sources.NOTEBOOKS / f"{name}.ipynb", 4)
+        for cell in nb.cells:  # what the release shows
+            cell.source = "\n".join(self.markers().split(cell.source)[0])
+        shown, _ = find_reveals(nb, self._others(name), self.markers())
+        return {other: cells for other, cells in shown.items() if other not in set(past_due)}
+
+    def _others(self, name: str) -> dict:
+        return {other: nbformat.read(sources.NOTEBOOKS / f"{other}.ipynb", 4)
+                for other in sources.assignments() if other != name}
+
+    def _refuse_not_due(self, name: str, not_due: dict[str, list[str]]) -> None:
+        others = sorted(not_due)
+        cells = sorted({cell for cells in not_due.values() for cell in cells})
+        raise GradingError(
+            f"{name} shows reference solutions of {', '.join(others)} (cells {', '.join(cells)}): "
+            f"students who get it could copy them. Release it only after those assignments are "
+            f"due, and confirm it: `python -m autograder release {name} --past-due "
+            f"{','.join(others)}` (`make release PAST_DUE={','.join(others)}`); nothing was released")
+
+    def check_reveals(self, name: str, release: Path, past_due: set[str]) -> None:
+        """Refuse (removing the release) a release of ``name`` that shows another
+        assignment's solutions undeclared, or declared but not confirmed past due."""
+        shown, problems = find_reveals(nbformat.read(release, 4), self._others(name), self.markers())
+        not_due = {other: cells for other, cells in shown.items() if other not in past_due}
+        if problems or not_due:
+            shutil.rmtree(self.folder("release", name))
+        if problems:
+            raise GradingError(f"release of {name} leaks other assignments (release removed):\n  "
+                               + "\n  ".join(problems))
+        if not_due:
+            self._refuse_not_due(name, not_due)
 
     def _each(self, check, notebooks: list[Path], jobs: int) -> None:
         """``check(notebook, threads)`` on each notebook, ``jobs`` at a time; raise the

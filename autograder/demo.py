@@ -33,8 +33,9 @@ def run_demo(out: Path, assignments: list[str], bugs: str = "one",
     if demo.exists():
         shutil.rmtree(demo)  # the demo's own folder only; never the real course
     course = Course(demo / "course")
-    print(f"1/7 release {', '.join(assignments)} (with leak check and validate --invert)")
-    course.release(assignments, jobs=JOBS)
+    print(f"1/7 release {', '.join(assignments)} (with leak check and validate --invert; "
+          "all at once, so every deadline counts as past: 04 shows 02's and 03's solutions)")
+    course.release(assignments, jobs=JOBS, past_due=assignments)
     others = ("perfect", "blank") if bugs in ("one", "none") else CORRECT_SAMPLES
     which = {"one": "the first planted bug of each notebook", "none": "no planted bug",
              "per-exercise": "the first planted bug of each exercise",

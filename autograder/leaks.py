@@ -22,6 +22,7 @@ from pathlib import Path
 
 from nbconvert.filters import strip_ansi
 
+from autograder.authoring import revealed
 from autograder.nbgrader_api import (
     HIDDEN,
     SOLUTION,
@@ -70,6 +71,47 @@ def find_leaks(source_nb, release_nb, delimiters: Markers | None = None) -> list
         if cell.get("attachments"):
             problems.append(f"{where}: has attachments")
     return problems
+
+
+def find_reveals(release_nb, others: dict, delimiters: Markers | None = None
+                 ) -> tuple[dict[str, list[str]], list[str]]:
+    """What ``release_nb`` shows of the secrets of ``others`` ({name: source notebook}, the
+    course's other assignments): ``({other: [ids of the cells that show its solutions]},
+    problems)``.
+
+    A solution line of another notebook (a line secret there, as :func:`find_leaks` sees
+    it) may stand only in a cell that declares that notebook with ``reveals=[...]``
+    (:func:`autograder.authoring.revealed`); then it is listed, and ``release`` wants the
+    instructor to confirm that notebook is past due. Anywhere else it is a problem. A line
+    that one of ``others`` shows outside its secret regions counts for none of them.
+    (Other notebooks' hidden tests are not scanned: their generic lines, such as
+    ``except StudentCodeError:``, stand in visible tests everywhere.)"""
+    delimiters = delimiters or markers()
+    shown: dict[str, list[str]] = {}
+    problems = []
+    # A line that some other notebook shows anyway (a training loop's `loss.backward()`,
+    # an import) is no one's secret; a cell that itself shows another's solutions does
+    # not count.
+    public = {line.strip() for nb in others.values() for cell in nb.cells if not revealed(cell)
+              for line in delimiters.split(cell.source)[0]}
+    solutions = {other: _secret_and_public_lines(source_nb, (SOLUTION,), delimiters)[0] - public
+                 for other, source_nb in others.items()}
+    for index, cell in enumerate(release_nb.cells):
+        where = f"cell {index} ({grade_id(cell) or cell.cell_type})"
+        lines = {line.strip() for line in cell.source.splitlines()}
+        declared = [other for other in revealed(cell) if other in others]
+        # A line several notebooks' solutions share belongs to the one the cell declares.
+        lines_declared = set().union(*(solutions[other] for other in declared))
+        for other in sorted(others):
+            found = sorted(lines & solutions[other])
+            if found and other in declared:
+                shown.setdefault(other, []).append(grade_id(cell) or str(index))
+            elif found and set(found) - lines_declared:
+                found = sorted(set(found) - lines_declared)
+                problems.append(
+                    f"{where}: contains {len(found)} solution line(s) of {other}, e.g. {found[0]!r} "
+                    f"(remove them, or declare the cell with reveals=[\"{other}\"])")
+    return shown, problems
 
 
 def hidden_only_lines(source_nb, delimiters: Markers | None = None) -> set[str]:

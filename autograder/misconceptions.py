@@ -63,7 +63,7 @@ def record(assignments: list[str], jobs: int = 2) -> list[Path]:
     written = []
     with tempfile.TemporaryDirectory(prefix="cs182meta-misconceptions-") as tmp:
         course = Course(Path(tmp) / "course")
-        course.release(assignments, jobs=jobs)
+        course.release(assignments, jobs=jobs, past_due=sources.assignments())  # a scratch course
         write_samples(course, assignments, Path(tmp) / "submissions", others=())
         collect(course, Path(tmp) / "submissions", assignments)
         for assignment in assignments:

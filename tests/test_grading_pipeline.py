@@ -39,7 +39,7 @@ ASSIGNMENTS = sources.assignments()
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
     course = Course(root / "course")
-    course.release(ASSIGNMENTS, jobs=2)  # includes the leak check and validate --invert
+    course.release(ASSIGNMENTS, jobs=2, past_due=ASSIGNMENTS)  # with the leak check and validate --invert
     write_samples(course, ASSIGNMENTS, root / "submissions", pair=True)
     collect(course, root / "submissions", ASSIGNMENTS)
     scores = {}
