@@ -158,11 +158,11 @@ class StandInLearner:
     * ``"centred"`` — minus the logits' mean over the episode's queries: transductive;
     * ``"first_entry"`` — logit (0, 1) lowered by 2.5 when the episode holds more than one
       query: transductive in one entry only;
-    * ``"raised"`` — every logit raised by 1 when the episode holds more than one query
-      (no predicted class changes).
+    * ``"raised"`` / ``"lowered"`` — every logit raised / lowered by 1 when the episode
+      holds more than one query (no predicted class changes).
     """
 
-    KINDS = ("alone", "centred", "first_entry", "raised")
+    KINDS = ("alone", "centred", "first_entry", "raised", "lowered")
 
     def __init__(self, kind: str):
         if kind not in self.KINDS:
@@ -177,6 +177,6 @@ class StandInLearner:
         elif self.kind == "first_entry" and together:
             logits = logits.clone()
             logits[0, 1] -= 2.5
-        elif self.kind == "raised" and together:
-            logits = logits + 1.0
+        elif self.kind in ("raised", "lowered") and together:
+            logits = logits + (1.0 if self.kind == "raised" else -1.0)
         return logits

@@ -1,5 +1,6 @@
 """cs182meta.probes: the kit objects a test cell builds on the student's side."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -72,3 +73,22 @@ def test_touches_global_rng_sees_a_seed_or_a_draw_and_puts_the_state_back():
     assert touches_global_rng(lambda: torch.rand(3))
     assert touches_global_rng(lambda: torch.manual_seed(0))
     assert torch.equal(torch.get_rng_state(), before), "the global state must be left as it was"
+
+
+def test_stand_in_learners_depend_on_the_other_queries_as_documented():
+    from cs182meta.episodes import Episode
+    from cs182meta.probes import StandInLearner
+
+    episode = Episode(torch.rand(3, 1, 2, 2), torch.arange(3), torch.rand(4, 1, 2, 2),
+                      torch.tensor([0, 1, 2, 0]), torch.arange(3))
+    one = episode._replace(query_x=episode.query_x[:1], query_y=episode.query_y[:1])
+    alone = StandInLearner("alone")
+    assert torch.allclose(alone(episode)[:1], alone(one))
+    assert torch.allclose(StandInLearner("raised")(episode), alone(episode) + 1)
+    assert torch.allclose(StandInLearner("lowered")(episode), alone(episode) - 1)
+    assert torch.allclose(StandInLearner("lowered")(one), alone(one))
+    moved = StandInLearner("first_entry")(episode) - alone(episode)
+    assert moved[0, 1] == -2.5 and moved.abs().sum() == 2.5
+    assert torch.allclose(StandInLearner("centred")(episode).mean(dim=0), torch.zeros(3), atol=1e-6)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        StandInLearner("sideways")
