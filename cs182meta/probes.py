@@ -152,7 +152,8 @@ def touches_global_rng(fn, *args, **kwargs) -> bool:
 
 class StandInLearner:
     """``predict(episode) -> logits [M, N]``, ``query_x`` flattened times ``support_x``
-    flattened (each query scored from its own pixels and the support set), then:
+    flattened (each query scored from its own pixels and the support set), then as
+    below. An episode whose query labels do not match its query images is refused.
 
     * ``"alone"`` — nothing more: non-transductive;
     * ``"centred"`` — minus the logits' mean over the episode's queries: transductive;
@@ -170,6 +171,11 @@ class StandInLearner:
         self.kind = kind
 
     def __call__(self, episode) -> torch.Tensor:
+        if episode.query_y is None or len(episode.query_y) != len(episode.query_x):
+            labels = "no" if episode.query_y is None else len(episode.query_y)
+            raise ValueError(f"an episode with {len(episode.query_x)} query image(s) and {labels} "
+                             "query label(s): give each query image its label (slice query_y "
+                             "with query_x)")
         logits = episode.query_x.flatten(1) @ episode.support_x.flatten(1).T  # (M, N*K)
         together = len(episode.query_x) > 1
         if self.kind == "centred":

@@ -92,3 +92,5 @@ def test_stand_in_learners_depend_on_the_other_queries_as_documented():
     assert torch.allclose(StandInLearner("centred")(episode).mean(dim=0), torch.zeros(3), atol=1e-6)
     with pytest.raises(ValueError, match="kind must be one of"):
         StandInLearner("sideways")
+    with pytest.raises(ValueError, match="1 query image.*and 4 query label"):
+        alone(episode._replace(query_x=episode.query_x[:1]))

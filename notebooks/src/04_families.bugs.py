@@ -119,4 +119,17 @@ BUGS = [
 ]
 
 # Mutants that behave exactly like the solution for every input the exercises allow.
-EQUIVALENT_MUTANTS: dict[str, str] = {}
+EQUIVALENT_MUTANTS = {
+    'return head((z1 - z2).abs()).squeeze(-1) -> return head((z1 - z2).abs()).squeeze(+1)':
+        "the head's output is 2-D [P, 1]: axis +1 is axis -1",
+    'return torch.stack([pair_logits[:, support_y == n].max(dim=1).values for n in range(n_way)], dim=1) -> return torch.stack([pair_logits[:, support_y == n].max(dim=1).values for n in range(n_way)], dim=-1)':
+        'each stacked score is 1-D [M]: stacking on axis -1 of the result is stacking on axis 1',
+    'return torch.stack([pair_logits[:, support_y == n].max(dim=1).values for n in range(n_way)], dim=1) -> return torch.stack([pair_logits[:, support_y == n].max(dim=-1).values for n in range(n_way)], dim=1)':
+        "a class's pair logits are 2-D [M, K]: axis -1 is axis 1",
+    'forward, backward = states[0].chunk(2, dim=-1) -> forward, backward = states[0].chunk(2, dim=1)':
+        "the LSTM's states are 2-D [N*K, 2D]: axis 1 is axis -1",
+    'forward, backward = states[0].chunk(2, dim=-1) -> forward, backward = states[0].chunk(2, dim=+1)':
+        "the LSTM's states are 2-D [N*K, 2D]: axis +1 is axis -1",
+    'attention = torch.softmax(h @ support_g.T, dim=1) -> attention = torch.softmax(h @ support_g.T, dim=-1)':
+        'the scores are 2-D [M, N*K]: axis -1 is axis 1',
+}
