@@ -56,7 +56,7 @@ report: deps
 # dropped for the server, so that notebooks plot inline.
 COURSE ?= build/course
 lab: deps
-	@test -d "$(COURSE)/release" || $(PYTHON) -m autograder --course "$(COURSE)" release
+	@test -d "$(COURSE)/release" || $(PYTHON) -m autograder --course "$(COURSE)" release $(if $(PAST_DUE),--past-due $(PAST_DUE))
 	$(PYTHON) -m autograder.lab --course "$(COURSE)"
 
 # The pictures in docs/screenshots/ (README), from the browser tests' own flows.

@@ -96,3 +96,22 @@ def test_a_release_that_shows_an_undeclared_solution_is_removed(tmp_path):
     with pytest.raises(GradingError, match="solution line.*of 02_nonparametric"):
         course.check_reveals("03_maml", release / "03_maml.ipynb", set())
     assert not release.exists()
+
+
+def test_release_without_names_holds_back_notebook_04_and_says_how_to_release_it(tmp_path, monkeypatch, capsys):
+    from autograder import __main__ as cli
+
+    asked = {}
+
+    def release(course, names, jobs=1, past_due=()):
+        asked["names"], asked["past_due"] = list(names), list(past_due)
+        return []
+
+    monkeypatch.setattr(Course, "release", release)
+    assert cli.main(["--course", str(tmp_path / "course"), "release"]) == 0
+    assert "04_families" not in asked["names"] and "03_maml" in asked["names"]
+    out = capsys.readouterr().out
+    assert "not released: 04_families shows reference solutions of 02_nonparametric, 03_maml" in out
+    assert "--past-due 02_nonparametric,03_maml" in out
+    cli.main(["--course", str(tmp_path / "course"), "release", "--past-due", "02_nonparametric,03_maml"])
+    assert "04_families" in asked["names"] and asked["past_due"] == ["02_nonparametric", "03_maml"]

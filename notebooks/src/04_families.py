@@ -77,7 +77,8 @@ LR = 1e-3  # Adam, every learner
 CLIP = 1.0  # gradient-norm clipping, every learner
 MAML_ALPHA = 0.4  # MAML's inner step size (training and test)
 MAML_TRAIN_STEPS = 1  # inner steps in meta-training
-MAML_TEST_STEPS = by_profile(grading=(1, 2), quick=(1, 3, 10), full=(1, 3, 10))  # inner steps at test time (first: training's)
+MAML_TEST_STEPS = by_profile(grading=(1, 2), quick=(1, 5), full=(1, 5, 20))  # inner steps at test time (first: training's)
+MAML_SMALL_ALPHA = 0.1  # a smaller inner step size, tried at test time with more steps
 FCE_STEPS = 3  # K: processing steps of the attention LSTM f
 MATCHING_SCALE = 10.0  # softmax(scale * cosine), as in notebook 02
 EVAL_TASKS = by_profile(grading=12, quick=1_000, full=1_000)  # test tasks of the main table, the same for every learner
@@ -707,16 +708,16 @@ class MAML(nn.Module):
         self.first_order = first_order
         self.net = backbone(num_classes=n_way)
 
-    def adapt(self, episode, steps, create_graph):
-        """phi: `steps` inner steps on the episode's support set."""
+    def adapt(self, episode, steps, create_graph, alpha=MAML_ALPHA):
+        """phi: `steps` inner steps of size `alpha` on the episode's support set."""
         params = dict(self.net.named_parameters())
         return inner_adapt(self.net, params, episode.support_x, episode.support_y, steps,
-                           MAML_ALPHA, create_graph=create_graph, loss_fn=F.cross_entropy)
+                           alpha, create_graph=create_graph, loss_fn=F.cross_entropy)
 
-    def predict(self, episode, steps=MAML_TRAIN_STEPS):
+    def predict(self, episode, steps=MAML_TRAIN_STEPS, alpha=MAML_ALPHA):
         fixed_ways(self, episode)
         with torch.enable_grad():  # the inner loop needs gradients, even during evaluation
-            phi = self.adapt(episode, steps, create_graph=False)
+            phi = self.adapt(episode, steps, create_graph=False, alpha=alpha)
         return functional_call(self.net, {name: p.detach() for name, p in phi.items()}, (episode.query_x,))
 
     def loss(self, episode):
@@ -934,26 +935,32 @@ plt.show()
 # computation on a task: more gradient steps on the support set. Finn & Levine (2018)
 # call a meta-learner *consistent* when, given enough data and steps, it keeps improving
 # on a new task whatever it learned in meta-training — a gradient step is still a
-# learning algorithm. MAML with `MAML_TEST_STEPS` inner steps (of size `MAML_ALPHA`), at
-# 1 shot and at the largest $K$, on the tasks of the cell above:
+# learning algorithm. MAML with `MAML_TEST_STEPS` inner steps, of the training size
+# `MAML_ALPHA` and of a smaller one, `MAML_SMALL_ALPHA`, at 1 shot and at the largest $K$,
+# on the tasks of the cell above:
 
 # %% id="steps"
 by_steps = {}
 for k in (TEST_SHOTS[0], TEST_SHOTS[-1]):
-    by_steps[k] = [by_shots["MAML"][TEST_SHOTS.index(k)]] + [
-        accuracy(learners["MAML"], evaluation, k_shot=k, steps=s)[0] for s in MAML_TEST_STEPS[1:]]
-    print(f"MAML K={k:2d} " + "  ".join(f"{s} steps {r}" for s, r in zip(MAML_TEST_STEPS, by_steps[k])))
+    for alpha in (MAML_ALPHA, MAML_SMALL_ALPHA):
+        by_steps[k, alpha] = [
+            by_shots["MAML"][TEST_SHOTS.index(k)] if (s, alpha) == (MAML_TRAIN_STEPS, MAML_ALPHA)
+            else accuracy(learners["MAML"], evaluation, k_shot=k, steps=s, alpha=alpha)[0]
+            for s in MAML_TEST_STEPS]
+        print(f"MAML K={k:2d} alpha={alpha}: " + "  ".join(
+            f"{s} steps {r}" for s, r in zip(MAML_TEST_STEPS, by_steps[k, alpha])))
 
 # %% [markdown] id="steps-note"
-# **Measured, and against the claim at this budget:** more inner steps at test time made
-# MAML *worse* (glyphs, 1 shot: 72 % after 1 step, 47 % after 3, 63 % after 10; on the
-# Omniglot stand-in 64, 27 and 38 %; at K = 15 the same pattern). MAML was meta-trained
-# for exactly one step of size α = 0.4: its initialisation is the point from which *that
-# one step* lands well, and further steps of the same size overshoot. Consistency is an
-# asymptotic promise — with enough data and steps *of a suitable size* gradient descent
-# keeps fitting the task — not a promise that the meta-trained step size stays right for
-# more steps; to use more steps at test time, meta-train with them (or with a smaller
-# α), as Finn et al. do with 5 training steps and 10 at test.
+# **Measured:** more steps of the *training* size hurt, more steps of a *smaller* size help.
+# MAML was meta-trained for exactly one step of α = 0.4: its initialisation is the point
+# from which that one step lands well, and further steps of the same size overshoot (on
+# glyphs the support loss, averaged over 100 tasks, went 1.62 → 0.27 after the first
+# step and back up to 2.29 after the third). With α = 0.1 the support loss falls at every
+# step and the query accuracy keeps rising past what the one meta-trained step gives.
+# That is consistency (Finn & Levine, 2018): the adaptation is still gradient descent,
+# so with enough data and steps *of a suitable size* it keeps fitting the new task — an
+# asymptotic promise, not a promise that the meta-trained step size stays right for more
+# steps.
 
 # %% [markdown] id="ways-text"
 # ## More ways at test time
