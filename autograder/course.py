@@ -454,9 +454,11 @@ class Course:
         shown, _ = find_reveals(nb, self._others(name), self.markers())
         return {other: cells for other, cells in shown.items() if other not in set(past_due)}
 
-    def _others(self, name: str) -> dict:
-        return {other: nbformat.read(sources.NOTEBOOKS / f"{other}.ipynb", 4)
-                for other in sources.assignments() if other != name}
+    @staticmethod
+    def _others(name: str) -> dict:
+        """Every other assignment's source notebook, built from ``notebooks/src`` (with
+        its solutions): what the release of ``name`` must not show undeclared."""
+        return {other: sources.notebook(other) for other in sources.assignments() if other != name}
 
     def _refuse_not_due(self, name: str, not_due: dict[str, list[str]]) -> None:
         others = sorted(not_due)
