@@ -40,8 +40,15 @@ def cmd_sync(args) -> None:
 
 def _past_due(values: list[str] | None) -> list[str]:
     """``--past-due 01_blackbox,02_nonparametric`` (repeatable): the assignments whose
-    deadline the instructor confirms has passed."""
-    return _assignments([name for value in values or [] for name in value.split(",") if name]) if values else []
+    deadline the instructor confirms has passed (none when the flag is absent or empty)."""
+    names = [name for value in values or [] for name in value.split(",") if name]
+    return _assignments(names) if names else []
+
+
+def _add_past_due(parser) -> None:
+    parser.add_argument("--past-due", action="append", metavar="NAMES",
+                        help="assignments (comma-separated, repeatable) whose deadline has passed: "
+                             "needed to release one that shows their solutions (04_families)")
 
 
 def cmd_release(args) -> None:
@@ -176,9 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignments", nargs="*")
     p.add_argument("-j", "--jobs", type=int, default=1,
                    help="notebooks checked at once (each run uses cores / jobs threads)")
-    p.add_argument("--past-due", action="append", metavar="NAMES",
-                   help="assignments (comma-separated, repeatable) whose deadline has passed: "
-                        "needed to release one that shows their solutions (04_families)")
+    _add_past_due(p)
     p = commands.add_parser("autograde", help="collect and autograde submissions")
     p.add_argument("submissions", help="a folder of student folders, or an LMS zip")
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
@@ -203,14 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="build/gradescope")
     p.add_argument("--no-hints", action="store_true",
                    help="no hint in a failing test's output")
-    p.add_argument("--past-due", action="append", metavar="NAMES",
-                   help="assignments (comma-separated, repeatable) whose deadline has passed: "
-                        "needed to release one that shows their solutions (04_families)")
+    _add_past_due(p)
     p = commands.add_parser("samples", help="write sample submissions")
     p.add_argument("assignments", nargs="*")
-    p.add_argument("--past-due", action="append", metavar="NAMES",
-                   help="assignments (comma-separated, repeatable) whose deadline has passed: "
-                        "needed to release one that shows their solutions (04_families)")
+    _add_past_due(p)
     p.add_argument("--out", default="build/samples")
     p.add_argument("--bugs", choices=BUG_SELECTIONS, default="all",
                    help="which planted-bug samples to write (default: all)")

@@ -115,3 +115,10 @@ def test_release_without_names_holds_back_notebook_04_and_says_how_to_release_it
     assert "--past-due 02_nonparametric,03_maml" in out
     cli.main(["--course", str(tmp_path / "course"), "release", "--past-due", "02_nonparametric,03_maml"])
     assert "04_families" in asked["names"] and asked["past_due"] == ["02_nonparametric", "03_maml"]
+
+
+def test_an_empty_past_due_confirms_nothing():
+    from autograder.__main__ import _past_due
+
+    assert _past_due(None) == [] and _past_due([","]) == [] and _past_due([""]) == []
+    assert _past_due(["02_nonparametric,", "03_maml"]) == ["02_nonparametric", "03_maml"]
