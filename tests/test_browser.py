@@ -11,6 +11,9 @@ exercises it has everything the student's test looks at (the parameters cell, a 
 progress bar, exercises with visible tests), and it has a written answer for the
 formgrader, so one course serves both tests; in 02 the first plot comes after the
 training of exercise 3, and a second notebook would cost another release and grading.
+Notebook ``04_families`` is released into the same course (02 and 03 confirmed past due,
+as its release guard asks) and opened too: its provided cell shows their solutions, and a
+student's wrong answer to its first exercise gets that bug's hint.
 
 ``tools/screenshots.py`` runs this module with ``CS182META_SCREENSHOTS=docs/screenshots``:
 the tests then save the pictures the README shows. A failing test leaves a screenshot,
@@ -59,6 +62,7 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "build" / "browser"
 ASSIGNMENT = "00_episodes"
+FAMILIES = "04_families"  # shows 02's and 03's solutions: released once they are past due
 SHOTS = os.environ.get("CS182META_SCREENSHOTS")
 # Chromium as the machines of this project allow it: no sandbox (root, containers), no
 # GPU, and none of its background connections (the network is closed).
@@ -152,9 +156,9 @@ def browser(survivors_check):
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """A course folder with 00_episodes released, and the release notebook as handed out.
-    The two sample submissions of :func:`graded` are graded meanwhile, in a thread, while
-    the student's test works in the browser."""
+    """A course folder with 00_episodes and 04_families released. The two sample
+    submissions of :func:`graded` are graded meanwhile, in a thread, while the student's
+    tests work in the browser."""
     root = tmp_path_factory.mktemp("browser-course") / "course"
     course = Course(root)
     # The kit's release (staging, generate_assignment, the leak check) without its two
@@ -163,7 +167,7 @@ def course(tmp_path_factory):
     # would take a minute or more of the browser tests' budget of 4.
     course.check_source_passes = lambda *args: None
     course.check_blank_fails = lambda *args: None
-    course.release([ASSIGNMENT])
+    course.release([ASSIGNMENT, FAMILIES], past_due=course.not_past_due(FAMILIES))
     # The dataset, made once: the course's copy (grading gives each sandbox one) and this
     # session's cache, where the notebook's kernel and Validate look (the same file).
     for file in warm_cache(course).glob("*.npz"):
@@ -331,6 +335,43 @@ def close_dialog(page) -> None:
     expect(page.locator(".jp-Dialog")).to_have_count(0)
 
 
+def open_release(page, lab, course, name: str):
+    """The release notebook of ``name`` opened in JupyterLab: (notebook, its cells in the
+    page), every cell rendered."""
+    nb = nbformat.read(course.notebook("release", name), 4)
+    page.goto(lab.url(f"lab/tree/release/{name}/{name}.ipynb"))
+    cells = notebook_cells(page)
+    expect(cells).to_have_count(len(nb.cells), timeout=60_000)
+    return nb, cells
+
+
+def run_up_to(page, nb, cells, stop_id: str) -> None:
+    """Run every cell from ``setup`` to the one before ``stop_id`` with Shift+Enter, as a
+    student would, once the kernel is up; each must run without an error.
+
+    Under load, JupyterLab has been seen to drop the first Shift+Enter while its kernel
+    connection settles (no cell ran, the kernel idle): the first cell is run alone and,
+    if it has not started after 20 s, selected and run once more."""
+    expect(page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator")
+           ).to_have_attribute("data-status", "idle", timeout=60_000)
+    first, stop = cell_index(nb, "setup"), cell_index(nb, stop_id)
+    for attempt in range(2):
+        select_cell(cells.nth(first))
+        page.keyboard.press("Shift+Enter")
+        try:
+            expect(cells.nth(first).locator(".jp-InputPrompt")).not_to_have_text("[ ]:", timeout=20_000)
+            break
+        except AssertionError:
+            if attempt:
+                raise
+    for _ in range(first + 1, stop):
+        page.keyboard.press("Shift+Enter")
+    for i in range(first, stop):
+        if nb.cells[i].cell_type == "code":
+            wait_until_run(cells.nth(i))
+            assert error_outputs(cells.nth(i)) == [], f"cell {grade_id(nb.cells[i])} failed"
+
+
 def solution_body(source_nb, cell_id: str) -> str:
     """The source notebook's answer for a solution cell, as a student would type it."""
     return answer(next(c.source for c in source_nb.cells if grade_id(c) == cell_id))
@@ -338,21 +379,19 @@ def solution_body(source_nb, cell_id: str) -> str:
 
 # ------------------------------------------------------------------------------ tests
 @pytest.fixture
-def release_notebook(course):
-    """The release notebook, put back as released after the test (Validate saves it)."""
-    path = course.notebook("release", ASSIGNMENT)
-    pristine = path.read_bytes()
-    yield path
-    path.write_bytes(pristine)
-    shutil.rmtree(path.parent / ".ipynb_checkpoints", ignore_errors=True)
+def pristine_releases(course):
+    """The release notebooks, put back as released after the test (Validate saves them)."""
+    paths = [course.notebook("release", name) for name in (ASSIGNMENT, FAMILIES)]
+    pristine = [path.read_bytes() for path in paths]
+    yield
+    for path, content in zip(paths, pristine):
+        path.write_bytes(content)
+        shutil.rmtree(path.parent / ".ipynb_checkpoints", ignore_errors=True)
 
 
-def test_student_solves_an_exercise_and_validates(lab, page, course, release_notebook):
-    nb = nbformat.read(release_notebook, 4)
+def test_student_solves_an_exercise_and_validates(lab, page, course, pristine_releases):
+    nb, cells = open_release(page, lab, course, ASSIGNMENT)
     source = nbformat.read(course.notebook("source", ASSIGNMENT), 4)
-    page.goto(lab.url(f"lab/tree/release/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"))
-    cells = notebook_cells(page)
-    expect(cells).to_have_count(len(nb.cells), timeout=60_000)
 
     # What a student sees first: the title, the parameters cell, the first exercise.
     expect(cells.nth(0).locator("h1")).to_contain_text("Tasks, episodes")
@@ -364,30 +403,7 @@ def test_student_solves_an_exercise_and_validates(lab, page, course, release_not
     expect(exercise.locator(".cm-content")).to_contain_text("# YOUR CODE HERE")
     expect(exercise.locator(".cm-content")).to_contain_text("raise NotImplementedError()")
     expect(page.locator(".jp-NotebookPanel:visible .validate-button")).to_be_visible()
-    # The kernel must be up before the first Shift+Enter.
-    expect(page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator")
-           ).to_have_attribute("data-status", "idle", timeout=60_000)
-
-    # Run everything above the exercise with Shift+Enter, from the first code cell. Under
-    # load, JupyterLab has been seen to drop the first Shift+Enter while its kernel
-    # connection settles (no cell ran, the kernel idle): the first cell is run alone and,
-    # if it has not started after 20 s, selected and run once more.
-    first = cell_index(nb, "setup")
-    for attempt in range(2):
-        select_cell(cells.nth(first))
-        page.keyboard.press("Shift+Enter")
-        try:
-            expect(cells.nth(first).locator(".jp-InputPrompt")).not_to_have_text("[ ]:", timeout=20_000)
-            break
-        except AssertionError:
-            if attempt:
-                raise
-    for _ in range(first + 1, cell_index(nb, "nearest_neighbour")):
-        page.keyboard.press("Shift+Enter")
-    for i in range(first, cell_index(nb, "nearest_neighbour")):
-        if nb.cells[i].cell_type == "code":
-            wait_until_run(cells.nth(i))
-            assert error_outputs(cells.nth(i)) == [], f"cell {grade_id(nb.cells[i])} failed"
+    run_up_to(page, nb, cells, "nearest_neighbour")
     # The episode is a picture (inline PNG), not a figure's repr.
     plot = cells.nth(cell_index(nb, "show-episode")).locator(".jp-RenderedImage img")
     expect(plot).to_have_count(1)
@@ -449,6 +465,49 @@ def test_student_solves_an_exercise_and_validates(lab, page, course, release_not
     shot(page, "hint")
 
 
+def test_student_works_on_notebook_04(lab, page, course, pristine_releases):
+    """04 as released after 02 and 03 are due: the provided learners show their solutions;
+    a wrong first exercise gets its hint, a right one passes; Validate names the next stub."""
+    nb, cells = open_release(page, lab, course, FAMILIES)
+    source = nbformat.read(course.notebook("source", FAMILIES), 4)
+    expect(cells.nth(0).locator("h1")).to_contain_text("Which family, when?")
+    families = cells.nth(cell_index(nb, "families")).locator(".cm-content")
+    for shown in ("def protonet_logits(", "def matching_probabilities(", "def inner_adapt("):
+        expect(families).to_contain_text(shown)
+    expect(families).not_to_contain_text("YOUR CODE HERE")
+    exercise = cells.nth(cell_index(nb, "siamese_logits"))
+    expect(exercise.locator(".cm-content")).to_contain_text("raise NotImplementedError()")
+    run_up_to(page, nb, cells, "siamese_logits")
+    # The evaluation glyphs and their sheared, scaled copies: a picture.
+    plot = cells.nth(cell_index(nb, "data")).locator(".jp-RenderedImage img")
+    expect(plot).to_have_count(1)
+
+    # The signed difference (the first planted bug): the visible test fails with its hint.
+    bug = sources.planted_bugs(FAMILIES)[0]
+    right = solution_body(source, "siamese_logits")
+    assert bug.cell == "siamese_logits" and bug.find in right
+    tests = cells.nth(cell_index(nb, "siamese_logits_tests"))
+    type_code(page, exercise, right.replace(bug.find, bug.replace))
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Shift+Enter")
+    wait_until_run(tests)
+    expect(tests.locator(".jp-OutputArea")).to_contain_text(f"Hint: {bug.hint}")
+
+    # The right answer passes; Validate then stops at exercise 1(b)'s stub.
+    type_code(page, exercise, right)
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Shift+Enter")
+    expect(tests.locator(".jp-OutputArea-output")).to_have_count(0)  # the hint is gone
+    for cell in (exercise, tests):
+        wait_until_run(cell)
+        assert error_outputs(cell) == []
+    page.keyboard.press("Escape")
+    result = validate(page)
+    assert "student.siamese_class_scores(" in result and "NotImplementedError" in result, result
+    assert "the twins are interchangeable" not in result, result
+    close_dialog(page)
+
+
 @pytest.fixture(scope="module")
 def graded(course):
     """The course with ``perfect`` and ``bug-1`` autograded (see :class:`Grading`)."""
@@ -460,7 +519,8 @@ def _total(csv_text: str, student: str) -> float:
     import csv
     import io
 
-    rows = [r for r in csv.DictReader(io.StringIO(csv_text)) if r["student_id"] == student]
+    rows = [r for r in csv.DictReader(io.StringIO(csv_text))
+            if r["student_id"] == student and r["assignment"] == ASSIGNMENT]
     assert len(rows) == 1, csv_text
     return float(rows[0]["score"])
 
@@ -472,7 +532,8 @@ def test_instructor_grades_a_written_answer(lab, page, graded, tmp_path):
     # The formgrader's own page (in JupyterLab: Nbgrader → Formgrader shows it in a tab).
     page.goto(lab.url("formgrader"))
     expect(page).to_have_url(re.compile(r"/formgrader/manage_assignments"))
-    expect(page.locator("tr", has_text=ASSIGNMENT).first).to_be_visible()
+    for name in (ASSIGNMENT, FAMILIES):
+        expect(page.locator("tr", has_text=name).first).to_be_visible()
     page.goto(lab.url(f"formgrader/manage_submissions/{ASSIGNMENT}"))
     for student in ("perfect", bug_sample_name(1)):
         expect(page.locator("tr", has_text=student).first).to_be_visible()
