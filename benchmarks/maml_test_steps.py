@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO))
 
 CELLS = ["setup", "parameters", "data", "backbone", "siamese_logits", "siamese_class_scores",
          "siamese-learner", "fce_support", "fce_query", "families"]
+TRAINING_STARTS = "learners, records = {}, {}"  # in the train cell: what comes before it defines meta_train
 
 
 def main() -> None:
@@ -39,12 +40,13 @@ def main() -> None:
 
     from autograder import sources
 
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in sources.notebook("04_families").cells}
-    namespace: dict = {}
-    for grade_id in CELLS:
-        exec(compile(cells[grade_id].source, grade_id, "exec"), namespace)  # noqa: S102
-    train_cell = cells["train"].source.split("learners, records = {}, {}")[0]  # the functions only
-    exec(compile(train_cell, "train", "exec"), namespace)  # noqa: S102
+    namespace = sources.cell_namespace("04_families", CELLS)
+    train_cell = next(c.source for c in sources.notebook("04_families").cells
+                      if c.metadata.get("nbgrader", {}).get("grade_id") == "train")
+    functions, found, _ = train_cell.partition(TRAINING_STARTS)
+    if not found:
+        raise SystemExit(f"04's train cell no longer has the line {TRAINING_STARTS!r}: update this script")
+    exec(compile(functions, "04_families:train", "exec"), namespace)  # noqa: S102  (its functions only)
 
     torch.manual_seed(0)
     maml = namespace["MAML"]()
